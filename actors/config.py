@@ -1,0 +1,183 @@
+"""Settings: one place that reads environment variables and command-line flags.
+
+Every setting is an environment variable (``JWT_SECRET``) with a matching flag (``--jwt-secret``);
+a flag wins over the environment. Defaults are the secure choice; ``--dev`` relaxes only what a
+developer on a laptop needs, and says so loudly at start-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from .errors import ConfigError
+
+DEFAULT_ROLES = ("ADMIN", "EMPLOYEE", "SERVICE")
+DEFAULT_ROOM_PREFIXES = ("user", "role", "contact", "campaign", "lead")
+MIN_HMAC_KEY_BYTES = 32
+
+
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
+
+
+def _csv(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the server can be told; read once at start-up and passed down, never global."""
+
+    host: str = field(default="0.0.0.0", metadata={"help": "address to listen on"})
+    port: int = field(default=8000, metadata={"help": "TCP port to listen on"})
+    database_url: str = field(
+        default="sqlite:///data/realtime.db",
+        metadata={"help": "sqlite:///path (relative to the working directory) or postgresql://user@host/db"},
+    )
+    data_dir: str = field(default="data", metadata={"help": "folder for the SQLite file and dev-mode secrets"})
+    jwt_secret: str = field(default="", metadata={"help": "HS256 key, at least 32 bytes", "secret": True})
+    jwt_public_key: str = field(
+        default="", metadata={"help": "PEM public key (or a path to one) for RS256/ES256 tokens"}
+    )
+    jwt_algorithm: str = field(default="", metadata={"help": "HS256 (default with a secret), RS256 or ES256"})
+    jwt_audience: str = field(default="", metadata={"help": "required 'aud' claim, when set"})
+    jwt_issuer: str = field(default="", metadata={"help": "required 'iss' claim, when set"})
+    jwt_leeway: float = field(default=10.0, metadata={"help": "seconds of clock skew allowed on exp/iat"})
+    roles: tuple[str, ...] = field(default=DEFAULT_ROLES, metadata={"help": "roles a token may carry"})
+    publisher_roles: tuple[str, ...] = field(
+        default=("ADMIN", "SERVICE"), metadata={"help": "roles that may publish over REST"}
+    )
+    room_prefixes: tuple[str, ...] = field(
+        default=(), metadata={"help": "room prefixes in addition to user, role, contact, campaign, lead"}
+    )
+    allowed_origins: tuple[str, ...] = field(
+        default=(),
+        metadata={"help": "browser origins allowed to open /ws; empty means same-origin only; * allows any"},
+    )
+    max_frame_bytes: int = field(default=64 * 1024, metadata={"help": "largest inbound WebSocket message"})
+    max_body_bytes: int = field(default=1024 * 1024, metadata={"help": "largest REST request body"})
+    max_connections: int = field(default=10_000, metadata={"help": "open WebSocket connections at most"})
+    max_rooms_per_connection: int = field(default=200, metadata={"help": "subscriptions one socket may hold"})
+    rate_limit_per_second: float = field(default=20.0, metadata={"help": "client frames per second, sustained"})
+    rate_limit_burst: int = field(default=40, metadata={"help": "client frames allowed in a burst"})
+    rate_limit_strikes: int = field(
+        default=20, metadata={"help": "rate-limited frames in a row before the socket is closed with 1008"}
+    )
+    outbox_max_frames: int = field(default=2_000, metadata={"help": "frames queued for one slow socket"})
+    outbox_max_bytes: int = field(default=4 * 1024 * 1024, metadata={"help": "bytes queued for one slow socket"})
+    write_timeout: float = field(default=10.0, metadata={"help": "seconds a blocked socket write may take"})
+    heartbeat_interval: float = field(default=25.0, metadata={"help": "seconds between protocol pings"})
+    heartbeat_timeout: float = field(default=60.0, metadata={"help": "seconds of silence before a peer is dropped"})
+    close_timeout: float = field(default=2.0, metadata={"help": "seconds to wait for the peer's close frame"})
+    room_idle_seconds: float = field(default=300.0, metadata={"help": "an empty room lives this long"})
+    history_size: int = field(default=1_000, metadata={"help": "events a room keeps for recovery"})
+    history_seconds: float = field(default=300.0, metadata={"help": "age of the oldest event a room keeps"})
+    ask_timeout: float = field(default=5.0, metadata={"help": "seconds a REST call waits for an actor"})
+    listen_backlog: int = field(default=2048, metadata={"help": "TCP listen backlog"})
+    trace_ring_size: int = field(default=200, metadata={"help": "recent trace events kept per actor (debug)"})
+    websocket_debug: bool = field(default=False, metadata={"help": "trace every actor message", "flag": "debug"})
+    dev: bool = field(default=False, metadata={"help": "development mode: generated key, relaxed origins"})
+
+    @property
+    def all_room_prefixes(self) -> tuple[str, ...]:
+        return DEFAULT_ROOM_PREFIXES + tuple(p for p in self.room_prefixes if p not in DEFAULT_ROOM_PREFIXES)
+
+    @property
+    def algorithm(self) -> str:
+        if self.jwt_algorithm:
+            return self.jwt_algorithm
+        return "RS256" if self.jwt_public_key else "HS256"
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    def validate(self) -> None:
+        """Refuse settings that would run insecurely or not at all, with a message that says the fix."""
+        if self.algorithm.upper() == "NONE":
+            raise ConfigError("JWT_ALGORITHM=none is never accepted")
+        if self.algorithm.startswith("HS"):
+            if not self.jwt_secret:
+                raise ConfigError("JWT_SECRET is required (or run with --dev to generate one for development)")
+            if len(self.jwt_secret.encode()) < MIN_HMAC_KEY_BYTES:
+                raise ConfigError(f"JWT_SECRET must be at least {MIN_HMAC_KEY_BYTES} bytes long")
+        elif not self.jwt_public_key:
+            raise ConfigError(f"JWT_PUBLIC_KEY is required for {self.algorithm}")
+        for name in ("max_frame_bytes", "max_body_bytes", "max_connections", "outbox_max_frames",
+                     "outbox_max_bytes", "rate_limit_burst", "rate_limit_strikes", "history_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.upper()} must be at least 1")
+        for name in ("heartbeat_interval", "heartbeat_timeout", "write_timeout", "rate_limit_per_second",
+                     "ask_timeout", "close_timeout"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name.upper()} must be positive")
+        if self.heartbeat_timeout <= self.heartbeat_interval:
+            raise ConfigError("HEARTBEAT_TIMEOUT must be longer than HEARTBEAT_INTERVAL")
+
+
+def _parser_for(f: dataclasses.Field[Any]) -> Callable[[str], Any]:
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    if kind == "bool":
+        return _bool
+    if kind == "int":
+        return int
+    if kind == "float":
+        return float
+    if kind.startswith("tuple"):
+        return _csv
+    return str
+
+
+def env_name(f: dataclasses.Field[Any]) -> str:
+    return f.name.upper()
+
+
+def flag_name(f: dataclasses.Field[Any]) -> str:
+    return "--" + str(f.metadata.get("flag", f.name)).replace("_", "-")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one flag per setting; unset flags stay ``None`` so the environment can fill them."""
+    for f in dataclasses.fields(Settings):
+        parse = _parser_for(f)
+        help_text = f"{f.metadata.get('help', '')} (env {env_name(f)})"
+        if parse is _bool:
+            parser.add_argument(flag_name(f), dest=f.name, action="store_const", const=True, default=None,
+                                help=help_text)
+        else:
+            parser.add_argument(flag_name(f), dest=f.name, type=parse, default=None, help=help_text)
+
+
+def load_settings(args: argparse.Namespace | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from the environment, then flags; raise ConfigError naming the bad variable."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(Settings):
+        parse = _parser_for(f)
+        flag_value = getattr(args, f.name, None) if args is not None else None
+        if flag_value is not None:
+            values[f.name] = flag_value
+            continue
+        raw = environ.get(env_name(f))
+        if raw is None or raw == "":
+            continue
+        try:
+            values[f.name] = parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{env_name(f)}: {exc}") from None
+    settings = Settings(**values)
+    if settings.jwt_public_key and not settings.jwt_public_key.lstrip().startswith("-----"):
+        try:
+            with open(settings.jwt_public_key, encoding="utf-8") as fh:
+                settings = settings.replace(jwt_public_key=fh.read())
+        except OSError as exc:
+            raise ConfigError(f"JWT_PUBLIC_KEY: cannot read {settings.jwt_public_key}: {exc}") from None
+    return settings

@@ -1,0 +1,248 @@
+"""ConnectionActor: one per socket. Parses client frames, enforces limits, owns the socket's lifecycle.
+
+The web layer only reads frames and tells this actor about them; everything the client may do,
+and every error it can get, is decided here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+import gevent
+
+from .base import TracedActor
+from .context import ActorContext
+from .errors import BadRequest, Forbidden, RealtimeError, Unauthorized, UnknownType
+from .identity import Identity
+from .messages import (ClientFrame, ClientGone, CloseConnection, Join, Joined, Leave, Publish,
+                       RegisterConnection, Since, TokenExpired, UnregisterConnection)
+from .outlet import Outlet
+from .protocol import CLIENT_TYPES, error_frame, parse_room, server_frame
+from .wire import CLOSE_POLICY, CLOSE_TOKEN_EXPIRED, text_frame
+
+log = logging.getLogger("realtime.connection")
+
+
+class ConnectionActor(TracedActor):
+    """The server side of one WebSocket."""
+
+    kind = "connection"
+
+    def __init__(self, ctx: ActorContext, connection_id: str, identity: Identity, outlet: Outlet) -> None:
+        super().__init__(ctx, connection_id)
+        self.connection_id = connection_id
+        self.identity = identity
+        self.outlet = outlet
+        self.rooms: set[str] = set()
+        self._awaiting_home: set[str] = set(identity.home_rooms)
+        self._tokens = float(ctx.settings.rate_limit_burst)
+        self._refilled = time.monotonic()
+        self._strikes = 0
+        self._expiry: gevent.Greenlet | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    def started(self) -> None:
+        hub = self.ctx.hub
+        assert hub is not None
+        self.send(hub, RegisterConnection(self.connection_id, self.actor_ref, self.outlet, self.identity), "hub")
+        for room in self.identity.home_rooms:
+            self.rooms.add(room)
+            self.send(hub, Join(room, self.connection_id, self.outlet, ack_to=self.actor_ref), "hub")
+        self._arm_expiry(self.identity.exp)
+
+    def stopping(self) -> None:
+        if self._expiry is not None:
+            self._expiry.kill(block=False)
+            self._expiry = None
+
+    def handle(self, message: Any) -> Any:
+        if isinstance(message, ClientFrame):
+            self.ctx.metrics.frames_in += 1
+            self._client_frame(message.text)
+        elif isinstance(message, Joined):
+            self._home_joined(message.room)
+        elif isinstance(message, ClientGone):
+            self._gone()
+        elif isinstance(message, CloseConnection):
+            self.outlet.close(message.code, message.reason)
+        elif isinstance(message, TokenExpired):
+            if message.exp == self.identity.exp:
+                self.outlet.close(CLOSE_TOKEN_EXPIRED, "token expired")
+        else:
+            return super().handle(message)
+        return None
+
+    def _home_joined(self, room: str) -> None:
+        self._awaiting_home.discard(room)
+        if self._awaiting_home or not self.outlet.held:
+            return
+        self.outlet.release(text_frame(server_frame("CONNECTED", {
+            "connectionId": self.connection_id,
+            "userId": self.identity.user_id,
+            "role": self.identity.role,
+            "rooms": list(self.identity.home_rooms),
+            "heartbeat": self.ctx.settings.heartbeat_interval,
+            "exp": self.identity.exp,
+        })))
+
+    def _gone(self) -> None:
+        self.outlet.dispose()
+        self.ctx.metrics.connections -= 1
+        hub = self.ctx.hub
+        if hub is not None:
+            self.send(hub, UnregisterConnection(self.connection_id, tuple(self.rooms)), "hub")
+        self.rooms.clear()
+        self.stop()
+
+    # --- client frames ---------------------------------------------------------------------------
+
+    def _client_frame(self, text: str | None) -> None:
+        ref = None
+        try:
+            if not self._take_token():
+                return
+            if text is None:
+                raise BadRequest("binary frames are not accepted; send JSON text")
+            frame = self._parse(text)
+            ref = frame.get("id")
+            if ref is not None and not isinstance(ref, (str, int, float)):
+                ref = None
+                raise BadRequest("'id' must be a string or a number", fields={"id": "must be a string or number"})
+            self._dispatch(frame["type"], frame["data"], ref)
+        except RealtimeError as exc:
+            self.outlet.offer(text_frame(error_frame(exc.code, exc.message, ref)))
+
+    @staticmethod
+    def _parse(text: str) -> dict[str, Any]:
+        try:
+            frame = json.loads(text)
+        except ValueError:
+            raise BadRequest("frame is not valid JSON") from None
+        if not isinstance(frame, dict):
+            raise BadRequest("frame must be a JSON object")
+        type_ = frame.get("type")
+        if not isinstance(type_, str):
+            raise BadRequest("'type' must be a string", fields={"type": "required string"})
+        data = frame.get("data", {})
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise BadRequest("'data' must be an object", fields={"data": "must be an object"})
+        frame["data"] = data
+        return frame
+
+    def _dispatch(self, type_: str, data: dict[str, Any], ref: Any) -> None:
+        if type_ not in CLIENT_TYPES:
+            raise UnknownType(f"unknown frame type {type_[:40]!r}; expected one of {', '.join(sorted(CLIENT_TYPES))}")
+        if type_ == "PING":
+            self.outlet.offer(text_frame(server_frame("PONG", {"ref": ref} if ref is not None else {})))
+        elif type_ == "SUBSCRIBE":
+            self._subscribe(data, ref)
+        elif type_ == "UNSUBSCRIBE":
+            self._unsubscribe(data, ref)
+        elif type_ in ("TYPING_START", "TYPING_STOP"):
+            self._typing(type_, data)
+        elif type_ == "AUTH":
+            self._auth(data, ref)
+
+    def _subscribe(self, data: dict[str, Any], ref: Any) -> None:
+        room = self.ctx.policy.check(self.identity, data.get("room"))
+        since = _parse_since(data.get("since"))
+        if room not in self.rooms and len(self.rooms) >= self.ctx.settings.max_rooms_per_connection:
+            raise Forbidden(f"subscription limit reached ({self.ctx.settings.max_rooms_per_connection} rooms)")
+        self.rooms.add(room)
+        self.send(self.ctx.hub, Join(room, self.connection_id, self.outlet, since, ref), "hub")  # type: ignore[arg-type]
+
+    def _unsubscribe(self, data: dict[str, Any], ref: Any) -> None:
+        room = data.get("room")
+        parse_room(room, self.ctx.policy.prefixes)
+        if room in self.rooms:
+            self.rooms.discard(room)
+            self.send(self.ctx.hub, Leave(room, self.connection_id, answer=True, ref=ref), "hub")  # type: ignore[arg-type]
+        else:
+            answer: dict[str, Any] = {"room": room}
+            if ref is not None:
+                answer["ref"] = ref
+            self.outlet.offer(text_frame(server_frame("UNSUBSCRIBED", answer)))
+
+    def _typing(self, type_: str, data: dict[str, Any]) -> None:
+        contact = data.get("contactId")
+        if isinstance(contact, int) and not isinstance(contact, bool):
+            contact = str(contact)
+        if not isinstance(contact, str):
+            raise BadRequest("'contactId' must be a string", fields={"contactId": "required string"})
+        room = self.ctx.policy.check(self.identity, f"contact:{contact}")
+        payload = {"contactId": contact, "userId": self.identity.user_id}
+        self.send(self.ctx.hub, Publish(room, type_, payload), "hub")  # type: ignore[arg-type]
+
+    def _auth(self, data: dict[str, Any], ref: Any) -> None:
+        token = data.get("token")
+        if not isinstance(token, str):
+            raise BadRequest("'token' must be a string", fields={"token": "required string"})
+        try:
+            fresh = self.ctx.verifier.verify(token)
+        except Unauthorized as exc:
+            raise BadRequest(exc.message) from None
+        if fresh.user_id != self.identity.user_id or fresh.role != self.identity.role:
+            raise Forbidden("AUTH must carry a token for the same user and role; reconnect to change them")
+        self.identity = fresh
+        self._arm_expiry(fresh.exp)
+        answer: dict[str, Any] = {"exp": fresh.exp}
+        if ref is not None:
+            answer["ref"] = ref
+        self.outlet.offer(text_frame(server_frame("AUTHENTICATED", answer)))
+
+    # --- limits ----------------------------------------------------------------------------------
+
+    def _take_token(self) -> bool:
+        """Token bucket; a run of ``rate_limit_strikes`` refused frames closes the socket with 1008."""
+        settings = self.ctx.settings
+        now = time.monotonic()
+        self._tokens = min(float(settings.rate_limit_burst),
+                           self._tokens + (now - self._refilled) * settings.rate_limit_per_second)
+        self._refilled = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            self._strikes = 0
+            return True
+        self._strikes += 1
+        self.ctx.metrics.rate_limited += 1
+        if self._strikes >= settings.rate_limit_strikes:
+            self.outlet.close(CLOSE_POLICY, "rate limit exceeded repeatedly")
+        else:
+            self.outlet.offer(text_frame(error_frame(
+                "RATE_LIMITED", f"more than {settings.rate_limit_per_second:g} frames per second")))
+        return False
+
+    def _arm_expiry(self, exp: int) -> None:
+        if self._expiry is not None:
+            self._expiry.kill(block=False)
+        delay = max(0.0, exp + self.ctx.settings.jwt_leeway - time.time())
+        self._expiry = gevent.spawn_later(delay, self._expired, exp)
+
+    def _expired(self, exp: int) -> None:
+        self._expiry = None
+        try:
+            self.actor_ref.tell(TokenExpired(exp))
+        except Exception:  # already stopped
+            pass
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "userId": self.identity.user_id, "role": self.identity.role,
+                "rooms": sorted(self.rooms), "outbox": self.outlet.queued}
+
+
+def _parse_since(value: Any) -> Since | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise BadRequest("'since' must be an object {epoch, offset}", fields={"since": "must be an object"})
+    epoch, offset = value.get("epoch"), value.get("offset")
+    if not isinstance(epoch, str) or not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise BadRequest("'since' needs a string 'epoch' and a non-negative integer 'offset'",
+                         fields={"since": "expected {epoch: string, offset: integer >= 0}"})
+    return Since(epoch, offset)

@@ -1,0 +1,28 @@
+"""What every actor of one server shares: settings, the hub's address, tracing, counters, the flusher."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pykka
+
+from .config import Settings
+from .metrics import Metrics
+from .outlet import Flusher
+from .policy import RoomPolicy
+from .tokens import TokenVerifier
+from .tracer import Tracer
+
+
+@dataclass(slots=True)
+class ActorContext:
+    """Built once by ``ActorSystem``; ``hub`` is filled in when the hub has started."""
+
+    settings: Settings
+    tracer: Tracer
+    metrics: Metrics
+    flusher: Flusher
+    policy: RoomPolicy
+    verifier: TokenVerifier
+    hub: pykka.ActorRef[Any] | None = field(default=None)

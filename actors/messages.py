@@ -1,0 +1,151 @@
+"""Every message actors exchange: frozen, slotted dataclasses, so tracing can name and show each one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pykka import ActorRef, Future
+
+    from .identity import Identity
+    from .outlet import Outlet
+
+
+# --- web layer -> connection -------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class ClientFrame:
+    """One whole data message from the socket; ``text`` is None for a binary message."""
+
+    text: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientGone:
+    """The socket's reader stopped (close frame, EOF, protocol error); ``code`` is the close code if any."""
+
+    code: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CloseConnection:
+    """Close this socket with a WebSocket close code (shutdown, kick, policy)."""
+
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class TokenExpired:
+    """A connection's own timer: its token's ``exp`` has passed unless AUTH extended it."""
+
+    exp: int
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    """A room took a home-room join; the connection sends CONNECTED once all have answered."""
+
+    room: str
+
+
+# --- connection -> hub ---------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class RegisterConnection:
+    """A connection started; the hub counts it and sweeps it for heartbeats."""
+
+    connection_id: str
+    ref: ActorRef[Any]
+    outlet: Outlet
+    identity: Identity
+
+
+@dataclass(frozen=True, slots=True)
+class UnregisterConnection:
+    """A connection ended; the hub removes it from ``rooms``."""
+
+    connection_id: str
+    rooms: tuple[str, ...]
+
+
+# --- to a room (through the hub) -----------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Since:
+    """The last position a client saw in a room."""
+
+    epoch: str
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    """Add a socket to a room; the room answers on the socket (SUBSCRIBED) or to ``ack_to``."""
+
+    room: str
+    connection_id: str
+    outlet: Outlet
+    since: Since | None = None
+    ref: Any = None
+    ack_to: ActorRef[Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Leave:
+    """Remove a socket from a room; ``answer`` writes UNSUBSCRIBED (with ``ref``) on the socket."""
+
+    room: str
+    connection_id: str
+    answer: bool = False
+    ref: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    """An event for every member of ``room``; ``reply`` (if any) receives the room's offset."""
+
+    room: str
+    type: str
+    data: dict[str, Any]
+    reply: Future[Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IdleCheck:
+    """A room's own timer: it has been empty for the idle period (if ``generation`` still matches)."""
+
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class RoomIdle:
+    """A room has been empty and idle; ``seen`` counts the hub messages it handled, to rule out a race."""
+
+    room: str
+    seen: int
+
+
+@dataclass(frozen=True, slots=True)
+class Retire:
+    """The hub has forgotten this room; stop."""
+
+
+# --- system -> hub -------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Heartbeat: ping every socket, drop the silent ones."""
+
+
+@dataclass(frozen=True, slots=True)
+class GetStatus:
+    """Ask the hub for connection and room counts."""
+
+
+@dataclass(frozen=True, slots=True)
+class Shutdown:
+    """Close every socket with ``code`` and stop every room; answered when done."""
+
+    code: int

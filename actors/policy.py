@@ -1,0 +1,34 @@
+"""Who may join which room: the default policy of the issue, plus the token's own ``rooms`` patterns."""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+
+from .errors import Forbidden
+from .identity import Identity
+from .protocol import parse_room
+
+OPEN_TO_EMPLOYEES = frozenset({"contact", "campaign", "lead"})
+
+
+class RoomPolicy:
+    """ADMIN joins anything; others their own user room, their role room, the CRM rooms and their patterns."""
+
+    def __init__(self, prefixes: tuple[str, ...], admin_role: str = "ADMIN") -> None:
+        self.prefixes = prefixes
+        self._admin_role = admin_role
+
+    def check(self, identity: Identity, room: str) -> str:
+        """Return the room if allowed; raise InvalidRoom or Forbidden with the reason."""
+        prefix, ident = parse_room(room, self.prefixes)
+        if identity.role == self._admin_role:
+            return room
+        if prefix == "user" and ident == identity.user_id:
+            return room
+        if prefix == "role" and ident == identity.role:
+            return room
+        if prefix in OPEN_TO_EMPLOYEES and identity.role == "EMPLOYEE":
+            return room
+        if any(fnmatchcase(room, pattern) for pattern in identity.room_patterns):
+            return room
+        raise Forbidden(f"user {identity.user_id} ({identity.role}) may not join {room}")

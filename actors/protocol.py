@@ -1,0 +1,71 @@
+"""The wire contract in code: frame and event types, room names, and the JSON envelope.
+
+Kept free of sockets and actors so the web layer, the actors and the tests share one definition
+of PROTOCOL.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from .errors import BadRequest, InvalidRoom
+
+EVENT_TYPES = frozenset({
+    "NOTIFICATION", "MESSAGE_RECEIVED", "MESSAGE_SENT", "MESSAGE_STATUS_UPDATE",
+    "TYPING_START", "TYPING_STOP", "CAMPAIGN_STARTED", "CAMPAIGN_PROGRESS", "CAMPAIGN_COMPLETED",
+    "CAMPAIGN_FAILED", "LEAD_CREATED", "LEAD_UPDATED", "LEAD_ASSIGNED", "LEAD_CONVERTED",
+    "SYSTEM_ALERT", "STATS_UPDATE", "CONTACT_UPDATED", "NOTIFICATION_READ",
+})
+"""Event types a room carries (server to client)."""
+
+CLIENT_TYPES = frozenset({"PING", "SUBSCRIBE", "UNSUBSCRIBE", "TYPING_START", "TYPING_STOP", "AUTH"})
+"""Frame types the server takes from clients."""
+
+ESSENTIAL_TYPES = frozenset({"NOTIFICATION", "SYSTEM_ALERT"})
+"""Never dropped or coalesced on the way to a slow socket."""
+
+ROOM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
+_DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def utc_now_iso() -> str:
+    """ISO-8601 with milliseconds and a Z, as browsers' ``Date`` parses it."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def dumps(value: Any) -> str:
+    return _DUMPS(value)
+
+
+def parse_room(room: Any, prefixes: tuple[str, ...]) -> tuple[str, str]:
+    """Split ``prefix:id`` or raise InvalidRoom; the only place room names are judged."""
+    if not isinstance(room, str):
+        raise BadRequest("room must be a string", fields={"room": "must be a string"})
+    prefix, sep, ident = room.partition(":")
+    if not sep or prefix not in prefixes or not ROOM_ID.match(ident):
+        raise InvalidRoom(
+            f"invalid room {room[:80]!r}: expected prefix:id with prefix one of {', '.join(prefixes)} "
+            "and an id of 1-64 characters from A-Z a-z 0-9 _ -"
+        )
+    return prefix, ident
+
+
+def server_frame(type_: str, data: Mapping[str, Any] | None = None) -> str:
+    """A frame that is not a room event (CONNECTED, PONG, ERROR, SUBSCRIBED, ...)."""
+    return dumps({"type": type_, "data": dict(data or {}), "timestamp": utc_now_iso()})
+
+
+def event_frame(type_: str, room: str, epoch: str, offset: int, data: Mapping[str, Any], timestamp: str) -> str:
+    """A room event: serialized once per event, shared by every member."""
+    return dumps({"type": type_, "room": room, "epoch": epoch, "offset": offset, "data": data,
+                  "timestamp": timestamp})
+
+
+def error_frame(code: str, message: str, ref: Any = None) -> str:
+    data: dict[str, Any] = {"code": code, "message": message}
+    if ref is not None:
+        data["ref"] = ref
+    return server_frame("ERROR", data)

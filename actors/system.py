@@ -1,0 +1,172 @@
+"""ActorSystem: starts and stops the actors of one server and is the web layer's only way in.
+
+The web layer calls these methods; they turn calls into messages (``tell``, or ``ask`` with a
+timeout where a REST answer waits) and never hand out an actor's internals.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import gevent
+import pykka
+
+from .base import Failure
+from .config import Settings
+from .connection import ConnectionActor
+from .context import ActorContext
+from .errors import BadRequest, RealtimeError, Unavailable, UnknownType
+from .hub import Hub
+from .identity import Identity
+from .messages import ClientFrame, ClientGone, GetStatus, Publish, Shutdown, Tick
+from .metrics import Metrics
+from .outlet import Flusher, Outlet
+from .policy import RoomPolicy
+from .protocol import EVENT_TYPES, parse_room
+from .tokens import TokenVerifier
+from .tracer import Tracer
+from .wire import CLOSE_GOING_AWAY
+
+log = logging.getLogger("realtime.system")
+
+
+class ActorSystem:
+    """The actors of one server process and the calls the web layer makes into them."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.tracer = Tracer(settings.websocket_debug, settings.trace_ring_size)
+        self.verifier = TokenVerifier(settings)
+        self.policy = RoomPolicy(settings.all_room_prefixes)
+        self.ctx: ActorContext | None = None
+        self._heartbeat: gevent.Greenlet | None = None
+        self.running = False
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> ActorSystem:
+        self.ctx = ActorContext(self.settings, self.tracer, self.metrics, Flusher(self.metrics), self.policy,
+                                self.verifier)
+        self.ctx.hub = Hub.start(self.ctx)
+        self._heartbeat = gevent.spawn(self._beat)
+        self.running = True
+        return self
+
+    def stop(self, code: int = CLOSE_GOING_AWAY, timeout: float = 5.0) -> None:
+        """Close every socket with ``code``, then stop every actor this system started."""
+        if not self.running:
+            return
+        self.running = False
+        if self._heartbeat is not None:
+            self._heartbeat.kill()
+            self._heartbeat = None
+        hub = self._hub()
+        try:
+            hub.ask(Shutdown(code), timeout=timeout)
+        except (pykka.ActorDeadError, pykka.Timeout, gevent.Timeout):
+            log.warning("hub did not answer the shutdown in %.1fs", timeout)
+        deadline = gevent.Timeout(timeout)
+        deadline.start()
+        try:
+            while self.metrics.connections > 0:
+                gevent.sleep(0.02)
+        except gevent.Timeout:
+            log.warning("%d connections still open after %.1fs", self.metrics.connections, timeout)
+        finally:
+            deadline.close()
+        for actor_ref in pykka.ActorRegistry.get_all():
+            actor = getattr(actor_ref, "_actor", None)
+            if getattr(actor, "ctx", None) is self.ctx:
+                try:
+                    actor_ref.stop(block=True, timeout=timeout)
+                except (pykka.ActorDeadError, pykka.Timeout, gevent.Timeout):
+                    pass
+
+    def _beat(self) -> None:
+        while True:
+            gevent.sleep(self.settings.heartbeat_interval)
+            try:
+                self._hub().tell(Tick())
+            except pykka.ActorDeadError:
+                return
+
+    def _hub(self) -> pykka.ActorRef[Any]:
+        if self.ctx is None or self.ctx.hub is None:
+            raise Unavailable("the actor system is not running")
+        return self.ctx.hub
+
+    # --- calls for the web layer -----------------------------------------------------------------
+
+    def ask(self, ref: pykka.ActorRef[Any], message: Any) -> Any:
+        """``ask`` with the configured timeout; re-raises what the actor's handler raised."""
+        try:
+            result = ref.ask(message, timeout=self.settings.ask_timeout)
+        except pykka.Timeout:
+            raise Unavailable(f"no answer from {ref.actor_class.__name__} within {self.settings.ask_timeout}s") from None
+        except pykka.ActorDeadError:
+            raise Unavailable("the server is shutting down") from None
+        if isinstance(result, Failure):
+            if isinstance(result.error, RealtimeError):
+                raise result.error
+            raise Unavailable(f"{ref.actor_class.__name__} failed: {result.error!r}")
+        return result
+
+    def publish(self, room: str, type_: str, data: Any) -> dict[str, Any]:
+        """Publish one event and wait for the room's answer: ``{room, epoch, offset, delivered}``."""
+        self._check_event(room, type_, data)
+        future = pykka.ThreadingFuture[Any]()
+        self._hub().tell(Publish(room, type_, data, future))
+        try:
+            return future.get(timeout=self.settings.ask_timeout)  # type: ignore[no-any-return]
+        except pykka.Timeout:
+            raise Unavailable(f"room {room} did not answer within {self.settings.ask_timeout}s") from None
+
+    def publish_nowait(self, room: str, type_: str, data: Any) -> None:
+        """Publish without waiting for the offset: the in-process API for code on the server's loop."""
+        self._check_event(room, type_, data)
+        self._hub().tell(Publish(room, type_, data))
+
+    def _check_event(self, room: str, type_: str, data: Any) -> None:
+        if not isinstance(type_, str) or type_ not in EVENT_TYPES:
+            raise UnknownType(f"unknown event type {str(type_)[:40]!r}; expected one of {', '.join(sorted(EVENT_TYPES))}")
+        parse_room(room, self.settings.all_room_prefixes)
+        if not isinstance(data, dict):
+            raise BadRequest("'data' must be an object", fields={"data": "must be an object"})
+
+    def open_connection(self, identity: Identity, sock: Any) -> tuple[pykka.ActorRef[Any], Outlet]:
+        """Start the actor for a freshly upgraded socket; it sends CONNECTED once its rooms are joined."""
+        assert self.ctx is not None
+        connection_id = uuid.uuid4().hex[:16]
+        settings = self.settings
+        outlet = Outlet(connection_id, sock, self.ctx.flusher, self.metrics, max_frames=settings.outbox_max_frames,
+                        max_bytes=settings.outbox_max_bytes, write_timeout=settings.write_timeout,
+                        close_timeout=settings.close_timeout)
+        self.metrics.connections += 1
+        self.metrics.connections_total += 1
+        ref = ConnectionActor.start(self.ctx, connection_id, identity, outlet)
+        return ref, outlet
+
+    @staticmethod
+    def client_frame(ref: pykka.ActorRef[Any], text: str | None) -> None:
+        try:
+            ref.tell(ClientFrame(text))
+        except pykka.ActorDeadError:
+            pass
+
+    @staticmethod
+    def client_gone(ref: pykka.ActorRef[Any], code: int | None) -> None:
+        try:
+            ref.tell(ClientGone(code))
+        except pykka.ActorDeadError:
+            pass
+
+    def status(self) -> dict[str, Any]:
+        hub_status = self.ask(self._hub(), GetStatus())
+        return {**self.metrics.snapshot(), **hub_status, "actors": self.tracer.count(),
+                "debug": self.tracer.enabled}
+
+    def at_capacity(self) -> bool:
+        return self.metrics.connections >= self.settings.max_connections

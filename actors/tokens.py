@@ -1,0 +1,68 @@
+"""JWT verification with one fixed algorithm list (PyJWT), shared by /ws, /sse, REST and AUTH frames."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import jwt
+
+from .config import Settings
+from .errors import Unauthorized
+from .identity import Identity
+from .protocol import ROOM_ID
+
+
+class TokenVerifier:
+    """Turns a token into an Identity or raises Unauthorized; never trusts the token's own ``alg``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._algorithms = [settings.algorithm]
+        self._key = settings.jwt_public_key if settings.jwt_public_key else settings.jwt_secret
+        self._audience = settings.jwt_audience or None
+        self._issuer = settings.jwt_issuer or None
+        self._leeway = settings.jwt_leeway
+        self._roles = frozenset(settings.roles)
+        required = ["exp", "iat", "sub"]
+        if self._audience:
+            required.append("aud")
+        if self._issuer:
+            required.append("iss")
+        self._options: dict[str, Any] = {"require": required, "verify_aud": self._audience is not None}
+
+    def verify(self, token: str | None) -> Identity:
+        if not token:
+            raise Unauthorized("missing token: pass ?token=<JWT> or an Authorization: Bearer header")
+        try:
+            claims = jwt.decode(
+                token, self._key, algorithms=self._algorithms, audience=self._audience, issuer=self._issuer,
+                leeway=self._leeway, options=self._options,
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("token expired") from None
+        except jwt.InvalidTokenError as exc:
+            raise Unauthorized(f"invalid token: {exc}") from None
+        sub, role = claims.get("sub"), claims.get("role")
+        if not isinstance(sub, str) or not ROOM_ID.match(sub):
+            raise Unauthorized("invalid token: 'sub' must be 1-64 characters from A-Z a-z 0-9 _ -")
+        if role not in self._roles:
+            raise Unauthorized(f"invalid token: role must be one of {', '.join(sorted(self._roles))}")
+        rooms = claims.get("rooms", [])
+        if not isinstance(rooms, list) or not all(isinstance(r, str) for r in rooms):
+            raise Unauthorized("invalid token: 'rooms' must be a list of strings")
+        return Identity(user_id=sub, role=role, exp=int(claims["exp"]), room_patterns=tuple(rooms))
+
+
+def issue_token(settings: Settings, sub: str, role: str, ttl: int = 3600, rooms: list[str] | None = None,
+                private_key: str | None = None) -> str:
+    """Sign a token the server accepts; for the CLI, the tests and the dev sign-in."""
+    now = int(time.time())
+    claims: dict[str, Any] = {"sub": sub, "role": role, "iat": now, "exp": now + ttl}
+    if rooms:
+        claims["rooms"] = rooms
+    if settings.jwt_audience:
+        claims["aud"] = settings.jwt_audience
+    if settings.jwt_issuer:
+        claims["iss"] = settings.jwt_issuer
+    key = private_key if private_key is not None else settings.jwt_secret
+    return jwt.encode(claims, key, algorithm=settings.algorithm)

@@ -1,0 +1,8 @@
+"""Storage: peewee models on SQLite (default) or PostgreSQL (``DATABASE_URL``), run off the event loop."""
+
+from __future__ import annotations
+
+from .database import BaseModel, Store, database_proxy, open_database
+from .migrations import MIGRATIONS, Migration, migrate, register
+
+__all__ = ["BaseModel", "MIGRATIONS", "Migration", "Store", "database_proxy", "migrate", "open_database", "register"]

@@ -1,0 +1,99 @@
+"""Opening the database named by ``DATABASE_URL`` and running work on it without stalling sockets.
+
+Every SQLite call blocks the whole gevent loop (FINDINGS.md trap 11), and so does psycopg2 unless
+patched. Rather than two mechanisms, all database work goes through ``Store.run``, which executes
+it on a dedicated worker OS thread: the driver releases the GIL while it waits on disk or network,
+so the loop keeps serving sockets. One worker thread means one connection and a natural queue of
+writers, which is what SQLite wants; PostgreSQL can be given more workers (``workers=``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Callable, TypeVar
+from urllib.parse import urlparse
+
+import peewee
+from gevent.threadpool import ThreadPool
+
+from actors.errors import ConfigError
+
+log = logging.getLogger("realtime.store")
+
+T = TypeVar("T")
+
+database_proxy = peewee.DatabaseProxy()
+"""The models' database; bound by ``Store`` to SQLite or PostgreSQL at start-up."""
+
+
+class BaseModel(peewee.Model):
+    """Base of every model: bound to ``database_proxy``."""
+
+    class Meta:
+        database = database_proxy
+
+
+def open_database(url: str, *, synchronous: str = "FULL") -> peewee.Database:
+    """``sqlite:///relative/path``, ``sqlite:////absolute/path`` or ``postgresql://user@host:port/db``."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
+        if not path:
+            raise ConfigError(f"DATABASE_URL {url!r}: expected sqlite:///path/to/file.db")
+        if path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        return peewee.SqliteDatabase(path, check_same_thread=False, pragmas={
+            "journal_mode": "wal", "synchronous": synchronous, "foreign_keys": 1, "busy_timeout": 10_000,
+        })
+    if parsed.scheme in ("postgres", "postgresql"):
+        try:
+            import psycopg2  # noqa: F401  (imported here: optional dependency)
+        except ImportError:
+            raise ConfigError("DATABASE_URL names PostgreSQL but psycopg2 is not installed: "
+                              "pip install 'realtime-server[postgres]'") from None
+        options: dict[str, Any] = {}
+        if parsed.query:
+            for pair in parsed.query.split("&"):
+                key, _, value = pair.partition("=")
+                options[key] = value
+        return peewee.PostgresqlDatabase(
+            (parsed.path or "/").lstrip("/") or "postgres", user=parsed.username, password=parsed.password,
+            host=parsed.hostname or "127.0.0.1", port=parsed.port or 5432, autorollback=True, **options,
+        )
+    raise ConfigError(f"DATABASE_URL {url!r}: expected a sqlite:/// or postgresql:// URL")
+
+
+class Store:
+    """The database plus the worker thread(s) that every query runs on."""
+
+    def __init__(self, url: str, *, workers: int | None = None, synchronous: str = "FULL") -> None:
+        self.url = url
+        self.db = open_database(url, synchronous=synchronous)
+        self.is_sqlite = isinstance(self.db, peewee.SqliteDatabase)
+        database_proxy.initialize(self.db)
+        self._pool = ThreadPool(workers or (1 if self.is_sqlite else 4))
+
+    def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` in one transaction on a worker thread; the calling greenlet waits, the loop does not."""
+        return self._pool.apply(self._in_transaction, (fn, *args))  # type: ignore[no-any-return]
+
+    def _in_transaction(self, fn: Callable[..., T], *args: Any) -> T:
+        if self.db.is_closed():
+            self.db.connect()
+        # IMMEDIATE takes SQLite's write lock up front: two processes never deadlock upgrading a read lock
+        with (self.db.atomic("IMMEDIATE") if self.is_sqlite else self.db.atomic()):
+            return fn(*args)
+
+    def close(self) -> None:
+        """Close the workers' connections and stop the workers."""
+        def close_connection() -> None:
+            if not self.db.is_closed():
+                self.db.close()
+
+        for _ in range(self._pool.maxsize):
+            try:
+                self._pool.apply(close_connection)
+            except Exception:  # noqa: BLE001 (best effort on the way out)
+                log.exception("closing a database connection failed")
+        self._pool.kill()

@@ -1,0 +1,47 @@
+"""The Flask application factory: blueprints, JSON errors, body limits. No state of its own."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from actors import ActorSystem
+from actors.errors import PayloadTooLarge, RealtimeError
+
+log = logging.getLogger("realtime.web")
+
+
+def create_app(system: ActorSystem, store: Any = None) -> Flask:
+    """Build the app around a started ``ActorSystem`` (and the ``store.Store``, when features need it)."""
+    from . import api_debug, api_live_sync, api_status, ws_endpoint
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = system.settings.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["realtime.system"] = system
+    app.extensions["realtime.store"] = store
+    for blueprint in (ws_endpoint.bp, api_status.bp, api_live_sync.bp, api_debug.bp):
+        app.register_blueprint(blueprint)
+
+    @app.errorhandler(RealtimeError)
+    def realtime_error(exc: RealtimeError) -> Any:
+        return jsonify({"error": exc.to_dict()}), exc.http_status
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(_exc: RequestEntityTooLarge) -> Any:
+        return realtime_error(PayloadTooLarge(f"request body over {system.settings.max_body_bytes} bytes"))
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        code = (exc.name or "error").upper().replace(" ", "_")
+        return jsonify({"error": {"code": code, "message": exc.description}}), exc.code
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Any:
+        log.exception("unhandled error")
+        return jsonify({"error": {"code": "INTERNAL", "message": "internal error"}}), 500
+
+    return app

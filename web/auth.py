@@ -1,0 +1,60 @@
+"""Who is calling: bearer tokens for REST, query tokens for browsers, and origin checks."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+from urllib.parse import parse_qs, urlparse
+
+from flask import current_app, g, request
+
+from actors import ActorSystem, Identity
+from actors.errors import Forbidden
+
+
+def system() -> ActorSystem:
+    return current_app.extensions["realtime.system"]  # type: ignore[no-any-return]
+
+
+def token_from(environ: Mapping[str, Any], allow_query: bool) -> str | None:
+    header = environ.get("HTTP_AUTHORIZATION", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    if allow_query:
+        values = parse_qs(environ.get("QUERY_STRING", "")).get("token")
+        if values:
+            return values[0]
+    return None
+
+
+def current_identity() -> Identity:
+    """The verified caller of this REST request (401 otherwise); cached for the request."""
+    identity = g.get("identity")
+    if identity is None:
+        identity = system().verifier.verify(token_from(request.environ, allow_query=False))
+        g.identity = identity
+    return identity  # type: ignore[no-any-return]
+
+
+def require_role(*roles: str) -> Identity:
+    identity = current_identity()
+    if identity.role not in roles:
+        raise Forbidden(f"this needs one of the roles {', '.join(roles)}; the token has {identity.role}")
+    return identity
+
+
+def check_origin(environ: Mapping[str, Any], allowed: tuple[str, ...], dev: bool) -> None:
+    """Browsers send Origin; other clients do not and are judged by their token alone.
+
+    Allowed: no Origin, an Origin on the list, ``*`` on the list, the server's own origin (same
+    host), or in dev mode any localhost origin.
+    """
+    origin = environ.get("HTTP_ORIGIN")
+    if not origin or "*" in allowed or origin in allowed:
+        return
+    parsed = urlparse(origin)
+    if parsed.netloc and parsed.netloc == environ.get("HTTP_HOST"):
+        return
+    if dev and parsed.hostname in ("localhost", "127.0.0.1", "::1"):
+        return
+    raise Forbidden(f"origin {origin[:100]} is not allowed; add it to ALLOWED_ORIGINS")

@@ -1,0 +1,91 @@
+"""The gevent WSGI server with gevent-websocket's handshake, and one server's start and stop."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Any
+
+from gevent.pywsgi import WSGIServer
+from geventwebsocket.handler import WebSocketHandler
+
+from actors import ActorSystem, Settings
+from store import Store, migrate
+
+from .app import create_app
+from .ws_endpoint import handshake_gate
+
+log = logging.getLogger("realtime.server")
+access_log = logging.getLogger("realtime.access")
+
+
+class _Handler(WebSocketHandler):
+    """gevent-websocket's handler with TCP_NODELAY and access lines in our log instead of stderr."""
+
+    def handle(self) -> None:
+        try:
+            self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # trap 8: 40 ms per response
+        except OSError:
+            pass
+        super().handle()
+
+    def log_request(self) -> None:
+        if access_log.isEnabledFor(logging.DEBUG):
+            access_log.debug(self.format_request())
+
+
+class RealtimeServer:
+    """Store, actors and HTTP server of one process, started and stopped in the right order."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store: Store | None = None
+        self.system: ActorSystem | None = None
+        self.http: WSGIServer | None = None
+
+    @property
+    def port(self) -> int:
+        assert self.http is not None
+        return int(self.http.server_port)
+
+    def start(self) -> RealtimeServer:
+        settings = self.settings
+        self.store = Store(settings.database_url)
+        migrate(self.store)
+        self.system = ActorSystem(settings).start()
+        system = self.system
+        app = create_app(system, self.store)
+        self.http = WSGIServer((settings.host, settings.port), app, handler_class=_Handler, log=None,
+                               error_log=logging.getLogger("realtime.http"), backlog=settings.listen_backlog)
+        self.http.pre_start_hook = lambda handler: handshake_gate(system, handler.environ)  # type: ignore[attr-defined]
+        self.http.start()
+        log.info("listening on http://%s:%d (database %s%s)", settings.host, self.port,
+                 _safe_url(settings.database_url), ", debug tracing on" if settings.websocket_debug else "")
+        return self
+
+    def stop(self, code: int = 1001) -> None:
+        """Stop accepting, close every socket with ``code``, stop the actors, close the database."""
+        if self.http is not None:
+            self.http.close()
+        if self.system is not None:
+            self.system.stop(code, timeout=max(2.0, self.settings.close_timeout * 2))
+        if self.http is not None:
+            self.http.stop(timeout=self.settings.close_timeout)
+        if self.store is not None:
+            self.store.close()
+        log.info("stopped")
+
+
+def _safe_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.split("@", 1)[1]
+    return scheme + sep + rest
+
+
+def serve_forever(server: RealtimeServer, stop_signals: Any) -> None:
+    """Start, wait for a stop signal, stop; ``stop_signals`` is an Event set by the signal handlers."""
+    server.start()
+    stop_signals.wait()
+    log.info("stop requested; closing sockets with 1001")
+    server.stop(1001)
