@@ -35,8 +35,9 @@ log = logging.getLogger("realtime.system")
 class ActorSystem:
     """The actors of one server process and the calls the web layer makes into them."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, store: Any = None) -> None:
         self.settings = settings
+        self.store = store
         self.metrics = Metrics()
         self.tracer = Tracer(settings.websocket_debug, settings.trace_ring_size)
         self.verifier = TokenVerifier(settings)
@@ -49,7 +50,7 @@ class ActorSystem:
 
     def start(self) -> ActorSystem:
         self.ctx = ActorContext(self.settings, self.tracer, self.metrics, Flusher(self.metrics), self.policy,
-                                self.verifier)
+                                self.verifier, store=self.store)
         self.ctx.hub = Hub.start(self.ctx)
         self._heartbeat = gevent.spawn(self._beat)
         self.running = True
@@ -77,13 +78,11 @@ class ActorSystem:
             log.warning("%d connections still open after %.1fs", self.metrics.connections, timeout)
         finally:
             deadline.close()
-        for actor_ref in pykka.ActorRegistry.get_all():
-            actor = getattr(actor_ref, "_actor", None)
-            if getattr(actor, "ctx", None) is self.ctx:
-                try:
-                    actor_ref.stop(block=True, timeout=timeout)
-                except (pykka.ActorDeadError, pykka.Timeout, gevent.Timeout):
-                    pass
+        for actor_ref in self.tracer.live_refs():
+            try:
+                actor_ref.stop(block=True, timeout=timeout)
+            except (pykka.ActorDeadError, pykka.Timeout, gevent.Timeout):
+                pass
 
     def _beat(self) -> None:
         while True:

@@ -91,6 +91,12 @@ class Tracer:
     def count(self) -> int:
         return len(self._actors)
 
+    def live_refs(self) -> list[Any]:
+        """Every live actor of this system, hub last, so the system can stop them all."""
+        refs = [actor.actor_ref for actor in self._actors.values() if actor.kind != "hub"]
+        refs += [actor.actor_ref for actor in self._actors.values() if actor.kind == "hub"]
+        return refs
+
     def actors(self) -> list[dict[str, Any]]:
         return [actor.describe() for actor in list(self._actors.values())]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from typing import Any, Callable, TypeVar
-from urllib.parse import urlparse
+from urllib.parse import parse_qsl, unquote, urlparse
 
 import peewee
 from gevent.threadpool import ThreadPool
@@ -52,13 +52,10 @@ def open_database(url: str, *, synchronous: str = "FULL") -> peewee.Database:
         except ImportError:
             raise ConfigError("DATABASE_URL names PostgreSQL but psycopg2 is not installed: "
                               "pip install 'realtime-server[postgres]'") from None
-        options: dict[str, Any] = {}
-        if parsed.query:
-            for pair in parsed.query.split("&"):
-                key, _, value = pair.partition("=")
-                options[key] = value
+        options: dict[str, Any] = dict(parse_qsl(parsed.query))
         return peewee.PostgresqlDatabase(
-            (parsed.path or "/").lstrip("/") or "postgres", user=parsed.username, password=parsed.password,
+            (parsed.path or "/").lstrip("/") or "postgres", user=unquote(parsed.username or "") or None,
+            password=unquote(parsed.password) if parsed.password else None,
             host=parsed.hostname or "127.0.0.1", port=parsed.port or 5432, autorollback=True, **options,
         )
     raise ConfigError(f"DATABASE_URL {url!r}: expected a sqlite:/// or postgresql:// URL")

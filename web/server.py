@@ -52,7 +52,7 @@ class RealtimeServer:
         settings = self.settings
         self.store = Store(settings.database_url)
         migrate(self.store)
-        self.system = ActorSystem(settings).start()
+        self.system = ActorSystem(settings, self.store).start()
         system = self.system
         app = create_app(system, self.store)
         self.http = WSGIServer((settings.host, settings.port), app, handler_class=_Handler, log=None,
