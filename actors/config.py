@@ -74,6 +74,9 @@ class Settings:
     )
     outbox_max_frames: int = field(default=2_000, metadata={"help": "frames queued for one slow socket"})
     outbox_max_bytes: int = field(default=4 * 1024 * 1024, metadata={"help": "bytes queued for one slow socket"})
+    socket_send_buffer: int = field(
+        default=0, metadata={"help": "SO_SNDBUF per socket in bytes; 0 keeps the kernel's autotuning"}
+    )
     write_timeout: float = field(default=10.0, metadata={"help": "seconds a blocked socket write may take"})
     heartbeat_interval: float = field(default=25.0, metadata={"help": "seconds between protocol pings"})
     heartbeat_timeout: float = field(default=60.0, metadata={"help": "seconds of silence before a peer is dropped"})

@@ -90,6 +90,9 @@ class FrameReader:
     def __init__(self, read: Callable[[int], bytes], max_message_bytes: int) -> None:
         self._read = read
         self._max = max_message_bytes
+        self._parts: list[bytes] = []
+        self._first_opcode: int | None = None
+        self._size = 0
 
     def _exact(self, n: int) -> bytes:
         data = self._read(n)
@@ -111,16 +114,17 @@ class FrameReader:
             (length,) = struct.unpack("!H", self._exact(2))
         elif length == 127:
             (length,) = struct.unpack("!Q", self._exact(8))
-        if length > self._max:
+        if length > self._max - self._size and opcode < 0x8:
             raise FrameError(CLOSE_TOO_BIG, f"message larger than {self._max} bytes")
         mask = self._exact(4)
         return fin, opcode, unmask(self._exact(length), mask) if length else b""
 
     def read_message(self) -> Message:
-        """The next data message or control frame; raises EOFError or FrameError."""
-        parts: list[bytes] = []
-        first_opcode = None
-        size = 0
+        """The next data message or control frame; raises EOFError or FrameError.
+
+        A control frame may arrive between the fragments of a message (RFC 6455 5.4): it is
+        returned at once and the fragments read so far are kept for the next call.
+        """
         while True:
             fin, opcode, payload = self._frame()
             if opcode >= 0x8:
@@ -128,20 +132,22 @@ class FrameReader:
                     raise FrameError(CLOSE_PROTOCOL_ERROR, f"unknown control opcode {opcode}")
                 return Message(opcode, payload)
             if opcode == OP_CONTINUATION:
-                if first_opcode is None:
+                if self._first_opcode is None:
                     raise FrameError(CLOSE_PROTOCOL_ERROR, "continuation without a start")
             elif opcode in (OP_TEXT, OP_BINARY):
-                if first_opcode is not None:
+                if self._first_opcode is not None:
                     raise FrameError(CLOSE_PROTOCOL_ERROR, "new message inside a fragmented one")
-                first_opcode = opcode
+                self._first_opcode = opcode
             else:
                 raise FrameError(CLOSE_PROTOCOL_ERROR, f"unknown opcode {opcode}")
-            size += len(payload)
-            if size > self._max:
+            self._size += len(payload)
+            if self._size > self._max:
                 raise FrameError(CLOSE_TOO_BIG, f"message larger than {self._max} bytes")
-            parts.append(payload)
+            self._parts.append(payload)
             if fin:
-                return Message(first_opcode, b"".join(parts))
+                message = Message(self._first_opcode, b"".join(self._parts))
+                self._parts, self._first_opcode, self._size = [], None, 0
+                return message
 
 
 def parse_close(payload: bytes) -> tuple[int | None, str]:

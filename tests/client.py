@@ -16,9 +16,10 @@ class WsClient:
 
     @classmethod
     def open(cls, port: int, token: str | None = None, *, header: list[str] | None = None,
-             origin: str | None = None, timeout: float = 5.0, path: str = "/ws") -> WsClient:
+             origin: str | None = None, timeout: float = 5.0, path: str = "/ws",
+             sockopt: tuple[tuple[int, int, int], ...] = ()) -> WsClient:
         url = f"ws://127.0.0.1:{port}{path}" + (f"?token={token}" if token else "")
-        kwargs: dict[str, Any] = {"timeout": timeout, "header": header or []}
+        kwargs: dict[str, Any] = {"timeout": timeout, "header": header or [], "sockopt": sockopt}
         if origin is not None:
             kwargs["origin"] = origin
         else:

@@ -1,0 +1,130 @@
+"""Heartbeats, silent peers, token expiry, idle rooms, slow consumers and leaks over many connections."""
+
+import socket
+import time
+
+import pykka
+import requests
+
+from tests.client import WsClient
+from tests.conftest import live_greenlets, token, wait_until
+
+
+def status(server):
+    return server.system.status()
+
+
+def test_protocol_pings_arrive(start_server):
+    server = start_server(heartbeat_interval=0.2, heartbeat_timeout=5)
+    client = WsClient.open(server.port, token())
+    assert client.recv()["type"] == "CONNECTED"
+    client.ws.settimeout(3)
+    opcode, _ = client.ws.recv_data(control_frame=True)
+    assert opcode == 0x9  # a WebSocket ping, answered by the client library with a pong
+    client.close()
+
+
+def test_a_silent_peer_is_dropped_with_its_actor_and_subscriptions(start_server):
+    server = start_server(heartbeat_interval=0.2, heartbeat_timeout=0.6)
+    raw = socket.create_connection(("127.0.0.1", server.port))
+    raw.sendall((f"GET /ws?token={token('77')} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    assert raw.recv(4096).startswith(b"HTTP/1.1 101")
+    assert wait_until(lambda: status(server)["connections"] == 1)
+    # this peer never answers a ping and never sends a frame
+    assert wait_until(lambda: status(server)["connections"] == 0, timeout=5)
+    actors = {a["id"]: a for a in server.system.tracer.actors()}
+    assert not [a for a in actors.values() if a["kind"] == "connection"]
+    assert actors["room:user:77"]["members"] == 0 and actors["room:role:EMPLOYEE"]["members"] == 0
+    raw.close()
+
+
+def test_a_peer_answering_pings_stays(start_server):
+    server = start_server(heartbeat_interval=0.1, heartbeat_timeout=0.4)
+    client = WsClient.open(server.port, token())
+    assert client.recv()["type"] == "CONNECTED"
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline:  # websocket-client answers each ping with a pong as it reads
+        client.ws.settimeout(0.2)
+        try:
+            client.ws.recv_data(control_frame=True)
+        except Exception:  # noqa: BLE001 (a read timeout between pings)
+            pass
+    client.send("PING", id="still")
+    assert client.recv_until(lambda f: f["type"] == "PONG")["data"]["ref"] == "still"
+    client.close()
+
+
+def test_expired_token_closes_with_4001_unless_refreshed(start_server):
+    server = start_server(jwt_leeway=0)
+    client = WsClient.open(server.port, token(ttl=1))
+    assert client.recv()["type"] == "CONNECTED"
+    assert client.expect_close(timeout=5) == 4001
+    client.close()
+    refreshed = WsClient.open(server.port, token(ttl=1))
+    assert refreshed.recv()["type"] == "CONNECTED"
+    refreshed.send("AUTH", {"token": token(ttl=60)})
+    assert refreshed.recv()["type"] == "AUTHENTICATED"
+    time.sleep(1.5)
+    refreshed.send("PING", id="after-exp")
+    assert refreshed.recv()["data"]["ref"] == "after-exp"
+    refreshed.close()
+
+
+def test_empty_rooms_stop_after_the_idle_period_and_new_epoch_follows(start_server, admin_headers):
+    server = start_server(room_idle_seconds=0.3)
+    publish = f"http://127.0.0.1:{server.port}/api/live-sync"
+    first = requests.post(publish, headers=admin_headers, json={"type": "LEAD_CREATED", "room": "lead:1"},
+                          timeout=5).json()
+    assert status(server)["rooms"] == 1
+    assert wait_until(lambda: status(server)["rooms"] == 0, timeout=3)
+    second = requests.post(publish, headers=admin_headers, json={"type": "LEAD_CREATED", "room": "lead:1"},
+                           timeout=5).json()
+    assert second["offset"] == 1 and second["epoch"] != first["epoch"]  # history was lost: new epoch
+
+
+def test_a_client_that_never_reads_is_closed_with_4008(start_server, admin_headers):
+    server = start_server(outbox_max_frames=50, outbox_max_bytes=64 * 1024, write_timeout=30,
+                          socket_send_buffer=16 * 1024)
+    slow = WsClient.open(server.port, token("1"), sockopt=((socket.SOL_SOCKET, socket.SO_RCVBUF, 4096),))
+    assert slow.recv()["type"] == "CONNECTED"
+    slow.send("SUBSCRIBE", {"room": "lead:1"})
+    assert slow.recv()["type"] == "SUBSCRIBED"
+    fast = WsClient.open(server.port, token("2"))
+    fast.recv()
+    fast.send("SUBSCRIBE", {"room": "lead:1"})
+    fast.recv()
+    payload = {"blob": "x" * 4000}
+    for n in range(100):  # 400 KB: more than both kernel buffers and the 64 KiB outbox together
+        requests.post(f"http://127.0.0.1:{server.port}/api/live-sync", headers=admin_headers,
+                      json={"type": "LEAD_UPDATED", "room": "lead:1", "data": {**payload, "n": n}}, timeout=5)
+        fast.recv()  # the fast reader keeps up and is not disturbed
+    assert wait_until(lambda: status(server)["slowConsumersClosed"] >= 1)
+    assert slow.expect_close(timeout=10) == 4008
+    fast.send("PING", id="fast")
+    assert fast.recv()["data"]["ref"] == "fast"
+    slow.close()
+    fast.close()
+
+
+def test_a_thousand_connect_disconnect_cycles_leave_nothing_behind(start_server):
+    server = start_server(room_idle_seconds=0.2)
+    warm = WsClient.open(server.port, token("0"))
+    warm.recv()
+    warm.close()
+    assert wait_until(lambda: status(server)["connections"] == 0 and status(server)["rooms"] == 0)
+    actors_before = len(pykka.ActorRegistry.get_all())
+    greenlets_before = live_greenlets()
+    for n in range(1000):
+        client = WsClient.open(server.port, token(str(n % 50)))
+        assert client.recv()["type"] == "CONNECTED"
+        if n % 10 == 0:
+            client.send("SUBSCRIBE", {"room": f"lead:{n}"})
+            client.recv()
+        client.close()
+    assert wait_until(lambda: status(server)["connections"] == 0, timeout=10)
+    assert wait_until(lambda: status(server)["rooms"] == 0, timeout=10)
+    assert wait_until(lambda: len(pykka.ActorRegistry.get_all()) == actors_before, timeout=10), \
+        pykka.ActorRegistry.get_all()
+    assert wait_until(lambda: live_greenlets() <= greenlets_before, timeout=10), (live_greenlets(), greenlets_before)
+    assert status(server)["connectionsTotal"] == 1001
