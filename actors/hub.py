@@ -15,8 +15,8 @@ import pykka
 from .base import TracedActor
 from .context import ActorContext
 from .identity import Identity
-from .messages import (CloseConnection, GetStatus, Join, Leave, Publish, RegisterConnection, Retire, RoomIdle,
-                       Shutdown, Tick, UnregisterConnection)
+from .messages import (CloseConnection, ConnectedUsers, GetStatus, Join, Leave, Publish, RegisterConnection, Retire,
+                       RoomIdle, Shutdown, Tick, UnregisterConnection)
 from .outlet import Outlet
 from .room import RoomActor
 from .wire import PING_FRAME
@@ -70,6 +70,10 @@ class Hub(TracedActor):
             return None
         if isinstance(message, Tick):
             return self._heartbeat()
+        if isinstance(message, ConnectedUsers):
+            wanted = set(message.user_ids)
+            return {e.identity.user_id: e.identity.role for e in self.connections.values()
+                    if e.identity.role == message.role or e.identity.user_id in wanted}
         if isinstance(message, GetStatus):
             return {"connections": len(self.connections), "rooms": len(self.rooms),
                     "roomsCreated": self.rooms_created}

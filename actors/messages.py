@@ -149,3 +149,84 @@ class Shutdown:
     """Close every socket with ``code`` and stop every room; answered when done."""
 
     code: int
+
+
+# --- web layer -> notification service (ActorSystem's notification methods) ----------------------
+
+@dataclass(frozen=True, slots=True)
+class CreateNotifications:
+    """Store one create request (batched with the others queued now); ``reply`` gets the answer after commit."""
+
+    caller: str
+    draft: Any
+    idempotency_key: str | None
+    reply: Future[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class FlushCreates:
+    """The service's own cue to commit every create queued so far in one transaction."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListNotifications:
+    """One page of the caller's notifications, newest first, with the unread count."""
+
+    identity: Identity
+    unread_only: bool
+    limit: int
+    before: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class MarkNotificationRead:
+    """Set (or with ``read=False`` clear) the caller's read time of one notification."""
+
+    identity: Identity
+    notification_id: int
+    read: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteNotification:
+    """Remove one notification from the caller's center (a role notification for the caller only)."""
+
+    identity: Identity
+    notification_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class MarkAllNotificationsRead:
+    """Mark every notification the caller sees as read."""
+
+    identity: Identity
+
+
+@dataclass(frozen=True, slots=True)
+class GetNotificationPreferences:
+    """The caller's preferences, defaults included."""
+
+    identity: Identity
+
+
+@dataclass(frozen=True, slots=True)
+class PutNotificationPreferences:
+    """Replace the caller's preferences with a validated ``notification_rules.Preferences``."""
+
+    identity: Identity
+    preferences: Any
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeNotifications:
+    """Apply retention now: age, count per recipient, expired idempotency keys."""
+
+
+# --- notification service -> hub -------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class ConnectedUsers:
+    """Which users with an open socket hold ``role`` or are among ``user_ids``: answered as {user id: role}."""
+
+    role: str | None
+    user_ids: tuple[str, ...] = ()
