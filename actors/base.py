@@ -100,7 +100,7 @@ class TracedActor(pykka.ThreadingActor):
             return False
 
     def mailbox_depth(self) -> int:
-        return self.actor_inbox.qsize()
+        return self.actor_inbox.qsize()  # type: ignore[attr-defined]  # a queue.Queue for ThreadingActor
 
     def describe(self) -> dict[str, Any]:
         return {"id": self.actor_id, "kind": self.kind, "mailbox": self.mailbox_depth(), "handled": self.handled,

@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .errors import ConfigError
 
@@ -89,6 +90,19 @@ class Settings:
     trace_ring_size: int = field(default=200, metadata={"help": "recent trace events kept per actor (debug)"})
     websocket_debug: bool = field(default=False, metadata={"help": "trace every actor message", "flag": "debug"})
     dev: bool = field(default=False, metadata={"help": "development mode: generated key, relaxed origins"})
+    notification_max_per_user: int = field(
+        default=1_000, metadata={"help": "notifications kept per recipient (user, or role for role notifications)"}
+    )
+    notification_max_age_days: float = field(default=90.0, metadata={"help": "days a notification is kept"})
+    notification_purge_interval: float = field(
+        default=3_600.0, metadata={"help": "seconds between retention purges of notifications"}
+    )
+    notification_batch_size: int = field(
+        default=500, metadata={"help": "queued notification creates committed in one transaction at most"}
+    )
+    idempotency_ttl_hours: float = field(
+        default=24.0, metadata={"help": "hours an Idempotency-Key answer is replayed to retries"}
+    )
 
     @property
     def all_room_prefixes(self) -> tuple[str, ...]:
@@ -124,6 +138,12 @@ class Settings:
                 raise ConfigError(f"{name.upper()} must be positive")
         if self.heartbeat_timeout <= self.heartbeat_interval:
             raise ConfigError("HEARTBEAT_TIMEOUT must be longer than HEARTBEAT_INTERVAL")
+        for name in ("notification_max_per_user", "notification_batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.upper()} must be at least 1")
+        for name in ("notification_max_age_days", "notification_purge_interval", "idempotency_ttl_hours"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name.upper()} must be positive")
 
 
 def _parser_for(f: dataclasses.Field[Any]) -> Callable[[str], Any]:

@@ -17,8 +17,19 @@ from .base import TracedActor
 from .context import ActorContext
 from .errors import BadRequest, Forbidden, RealtimeError, Unauthorized, UnknownType
 from .identity import Identity
-from .messages import (ClientFrame, ClientGone, CloseConnection, Join, Joined, Leave, Publish,
-                       RegisterConnection, Since, TokenExpired, UnregisterConnection)
+from .messages import (
+    ClientFrame,
+    ClientGone,
+    CloseConnection,
+    Join,
+    Joined,
+    Leave,
+    Publish,
+    RegisterConnection,
+    Since,
+    TokenExpired,
+    UnregisterConnection,
+)
 from .outlet import Outlet
 from .protocol import CLIENT_TYPES, error_frame, parse_room, server_frame
 from .wire import CLOSE_POLICY, CLOSE_TOKEN_EXPIRED, text_frame

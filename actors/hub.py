@@ -15,8 +15,20 @@ import pykka
 from .base import TracedActor
 from .context import ActorContext
 from .identity import Identity
-from .messages import (CloseConnection, ConnectedUsers, GetStatus, Join, Leave, Publish, RegisterConnection, Retire,
-                       RoomIdle, Shutdown, Tick, UnregisterConnection)
+from .messages import (
+    CloseConnection,
+    ConnectedUsers,
+    GetStatus,
+    Join,
+    Leave,
+    Publish,
+    RegisterConnection,
+    Retire,
+    RoomIdle,
+    Shutdown,
+    Tick,
+    UnregisterConnection,
+)
 from .outlet import Outlet
 from .room import RoomActor
 from .wire import PING_FRAME
@@ -71,9 +83,9 @@ class Hub(TracedActor):
         if isinstance(message, Tick):
             return self._heartbeat()
         if isinstance(message, ConnectedUsers):
-            wanted = set(message.user_ids)
+            roles, users = set(message.roles), set(message.user_ids)
             return {e.identity.user_id: e.identity.role for e in self.connections.values()
-                    if e.identity.role == message.role or e.identity.user_id in wanted}
+                    if e.identity.role in roles or e.identity.user_id in users}
         if isinstance(message, GetStatus):
             return {"connections": len(self.connections), "rooms": len(self.rooms),
                     "roomsCreated": self.rooms_created}
@@ -109,6 +121,6 @@ class Hub(TracedActor):
             self.send(entry.ref, CloseConnection(code, "server shutting down"))
         rooms = list(self.rooms.values())
         self.rooms.clear()
-        for entry in rooms:
-            self.send(entry.ref, Retire())
+        for room in rooms:
+            self.send(room.ref, Retire())
         return len(rooms)

@@ -219,14 +219,16 @@ class PutNotificationPreferences:
 
 @dataclass(frozen=True, slots=True)
 class PurgeNotifications:
-    """Apply retention now: age, count per recipient, expired idempotency keys."""
+    """One retention step (age, count per recipient, expired idempotency keys); ``follow_up`` repeats until done."""
+
+    follow_up: bool = False
 
 
 # --- notification service -> hub -------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
 class ConnectedUsers:
-    """Which users with an open socket hold ``role`` or are among ``user_ids``: answered as {user id: role}."""
+    """Which users with an open socket hold one of ``roles`` or are among ``user_ids``: answered as {user id: role}."""
 
-    role: str | None
+    roles: tuple[str, ...]
     user_ids: tuple[str, ...] = ()

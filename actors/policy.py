@@ -18,9 +18,10 @@ class RoomPolicy:
         self.prefixes = prefixes
         self._admin_role = admin_role
 
-    def check(self, identity: Identity, room: str) -> str:
+    def check(self, identity: Identity, room: object) -> str:
         """Return the room if allowed; raise InvalidRoom or Forbidden with the reason."""
         prefix, ident = parse_room(room, self.prefixes)
+        assert isinstance(room, str)  # parse_room has checked it
         if identity.role == self._admin_role:
             return room
         if prefix == "user" and ident == identity.user_id:

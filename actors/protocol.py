@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from .errors import BadRequest, InvalidRoom
 
@@ -33,14 +34,14 @@ _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 def utc_now_iso() -> str:
     """ISO-8601 with milliseconds and a Z, as browsers' ``Date`` parses it."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def dumps(value: Any) -> str:
     return _DUMPS(value)
 
 
-def parse_room(room: Any, prefixes: tuple[str, ...]) -> tuple[str, str]:
+def parse_room(room: object, prefixes: tuple[str, ...]) -> tuple[str, str]:
     """Split ``prefix:id`` or raise InvalidRoom; the only place room names are judged."""
     if not isinstance(room, str):
         raise BadRequest("room must be a string", fields={"room": "must be a string"})

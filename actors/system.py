@@ -20,7 +20,22 @@ from .context import ActorContext
 from .errors import BadRequest, RealtimeError, Unavailable, UnknownType
 from .hub import Hub
 from .identity import Identity
-from .messages import ClientFrame, ClientGone, GetStatus, Publish, Shutdown, Tick
+from .messages import (
+    ClientFrame,
+    ClientGone,
+    CreateNotifications,
+    DeleteNotification,
+    GetNotificationPreferences,
+    GetStatus,
+    ListNotifications,
+    MarkAllNotificationsRead,
+    MarkNotificationRead,
+    Publish,
+    PurgeNotifications,
+    PutNotificationPreferences,
+    Shutdown,
+    Tick,
+)
 from .metrics import Metrics
 from .outlet import Flusher, Outlet
 from .policy import RoomPolicy
@@ -44,6 +59,7 @@ class ActorSystem:
         self.policy = RoomPolicy(settings.all_room_prefixes)
         self.ctx: ActorContext | None = None
         self._heartbeat: gevent.Greenlet | None = None
+        self.notifications: pykka.ActorRef[Any] | None = None
         self.running = False
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -52,6 +68,10 @@ class ActorSystem:
         self.ctx = ActorContext(self.settings, self.tracer, self.metrics, Flusher(self.metrics), self.policy,
                                 self.verifier, store=self.store)
         self.ctx.hub = Hub.start(self.ctx)
+        if self.store is not None:
+            from .notification_service import NotificationService  # needs the store package, which imports actors
+
+            self.notifications = NotificationService.start(self.ctx)
         self._heartbeat = gevent.spawn(self._beat)
         self.running = True
         return self
@@ -169,3 +189,54 @@ class ActorSystem:
 
     def at_capacity(self) -> bool:
         return self.metrics.connections >= self.settings.max_connections
+
+    # --- notification center (NotificationService) -----------------------------------------------
+
+    def _notifications(self) -> pykka.ActorRef[Any]:
+        if self.notifications is None:
+            raise Unavailable("the notification center needs a database (DATABASE_URL)")
+        return self.notifications
+
+    def create_notifications(self, caller: Identity, draft: Any, idempotency_key: str | None) -> Any:
+        """Queue a validated ``notification_rules.Draft``; returns the store's ``CreateOutcome`` once committed."""
+        future = pykka.ThreadingFuture[Any]()
+        self._notifications().tell(CreateNotifications(caller.user_id, draft, idempotency_key, future))
+        try:
+            result = future.get(timeout=self.settings.ask_timeout)
+        except pykka.Timeout:
+            raise Unavailable(f"the notification was not confirmed within {self.settings.ask_timeout}s; "
+                              "retry with the same Idempotency-Key") from None
+        if isinstance(result, Failure):
+            if isinstance(result.error, RealtimeError):
+                raise result.error
+            raise Unavailable(f"the notification could not be stored: {result.error!r}")
+        return result
+
+    def list_notifications(self, identity: Identity, unread_only: bool, limit: int,
+                           before: int | None) -> dict[str, Any]:
+        return self.ask(self._notifications(), ListNotifications(identity, unread_only, limit, before))
+
+    def mark_notification_read(self, identity: Identity, notification_id: int, read: bool) -> dict[str, Any]:
+        return self.ask(self._notifications(), MarkNotificationRead(identity, notification_id, read))
+
+    def delete_notification(self, identity: Identity, notification_id: int) -> dict[str, Any]:
+        return self.ask(self._notifications(), DeleteNotification(identity, notification_id))
+
+    def mark_all_notifications_read(self, identity: Identity) -> dict[str, Any]:
+        return self.ask(self._notifications(), MarkAllNotificationsRead(identity))
+
+    def notification_preferences(self, identity: Identity) -> dict[str, Any]:
+        return self.ask(self._notifications(), GetNotificationPreferences(identity))
+
+    def set_notification_preferences(self, identity: Identity, preferences: Any) -> dict[str, Any]:
+        return self.ask(self._notifications(), PutNotificationPreferences(identity, preferences))
+
+    def purge_notifications(self) -> dict[str, int]:
+        """Run retention to the end now (the periodic job does the same in steps)."""
+        totals: dict[str, int] = {}
+        while True:
+            step = self.ask(self._notifications(), PurgeNotifications())
+            for name, count in step.items():
+                totals[name] = totals.get(name, 0) + count
+            if not any(step.values()):
+                return totals

@@ -28,7 +28,7 @@ class TokenVerifier:
             required.append("aud")
         if self._issuer:
             required.append("iss")
-        self._options: dict[str, Any] = {"require": required, "verify_aud": self._audience is not None}
+        self._options: Any = {"require": required, "verify_aud": self._audience is not None}
 
     def verify(self, token: str | None) -> Identity:
         if not token:

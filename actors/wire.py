@@ -10,8 +10,8 @@ bytes so a room can hand the same object to every member.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 OP_CONTINUATION = 0x0
 OP_TEXT = 0x1

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from . import notifications  # noqa: E402,F401  (registers its migration)
 from .database import BaseModel, Store, database_proxy, open_database
 from .migrations import MIGRATIONS, Migration, migrate, register
-from . import notifications  # noqa: E402,F401  (registers its migration)
 
-__all__ = ["BaseModel", "MIGRATIONS", "Migration", "Store", "database_proxy", "migrate", "notifications", "open_database", "register"]
+__all__ = ["BaseModel", "MIGRATIONS", "Migration", "Store", "database_proxy", "migrate", "notifications", "open_database",
+           "register"]

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote, urlparse
 
 import peewee
+from gevent import monkey
 from gevent.threadpool import ThreadPool
 
 from actors.errors import ConfigError
@@ -22,6 +24,8 @@ from actors.errors import ConfigError
 log = logging.getLogger("realtime.store")
 
 T = TypeVar("T")
+
+_native_sleep = monkey.get_original("time", "sleep")  # we are on a worker OS thread, not in a greenlet
 
 database_proxy = peewee.DatabaseProxy()
 """The models' database; bound by ``Store`` to SQLite or PostgreSQL at start-up."""
@@ -44,7 +48,7 @@ def open_database(url: str, *, synchronous: str = "FULL") -> peewee.Database:
         if path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         return peewee.SqliteDatabase(path, check_same_thread=False, pragmas={
-            "journal_mode": "wal", "synchronous": synchronous, "foreign_keys": 1, "busy_timeout": 10_000,
+            "busy_timeout": 10_000, "journal_mode": "wal", "synchronous": synchronous, "foreign_keys": 1,
         })
     if parsed.scheme in ("postgres", "postgresql"):
         try:
@@ -89,10 +93,27 @@ class Store:
 
     def _in_transaction(self, fn: Callable[..., T], *args: Any) -> T:
         if self.db.is_closed():
-            self.db.connect()
+            self._connect()
         # IMMEDIATE takes SQLite's write lock up front: two processes never deadlock upgrading a read lock
         with (self.db.atomic("IMMEDIATE") if self.is_sqlite else self.db.atomic()):
             return fn(*args)
+
+    def _connect(self, attempts: int = 50) -> None:
+        """Connect, retrying while another process holds SQLite's lock.
+
+        Switching a new file to WAL (a connect-time pragma) answers "database is locked" at once,
+        without waiting on the busy timeout, when another process is writing the file.
+        """
+        for attempt in range(attempts):
+            try:
+                self.db.connect()
+                return
+            except peewee.OperationalError as exc:
+                if not self.is_sqlite or "locked" not in str(exc) or attempt == attempts - 1:
+                    raise
+                if not self.db.is_closed():
+                    self.db.close()
+                _native_sleep(0.02 * (attempt + 1))
 
     def close(self) -> None:
         """Close the workers' connections and stop the workers."""

@@ -9,8 +9,8 @@ start at once (scale-out): PostgreSQL serializes them with an advisory lock, SQL
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import peewee
 
@@ -24,7 +24,7 @@ class SchemaVersion(BaseModel):
 
     version = peewee.IntegerField(primary_key=True)
     name = peewee.CharField(max_length=200)
-    applied_at = peewee.DateTimeField(default=lambda: dt.datetime.now(dt.timezone.utc))
+    applied_at = peewee.DateTimeField(default=lambda: dt.datetime.now(dt.UTC))
 
     class Meta:
         table_name = "schema_version"
@@ -43,8 +43,11 @@ MIGRATIONS: list[Migration] = []
 """The project's steps, in version order; features register theirs with ``register``."""
 
 
-def register(version: int, name: str) -> Callable[[Callable[[peewee.Database], None]], Callable[[peewee.Database], None]]:
-    def decorator(fn: Callable[[peewee.Database], None]) -> Callable[[peewee.Database], None]:
+Step = Callable[[peewee.Database], None]
+
+
+def register(version: int, name: str) -> Callable[[Step], Step]:
+    def decorator(fn: Step) -> Step:
         if any(m.version == version for m in MIGRATIONS):
             raise ValueError(f"migration {version} registered twice")
         MIGRATIONS.append(Migration(version, name, fn))

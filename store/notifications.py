@@ -15,8 +15,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import peewee
 
@@ -32,13 +33,13 @@ CHUNK = 500
 
 def _utc_now() -> dt.datetime:
     """Naive UTC: the same value on SQLite (text) and PostgreSQL (timestamp without time zone)."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def iso(moment: dt.datetime | None) -> str | None:
     if moment is None:
         return None
-    return moment.replace(tzinfo=dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.replace(tzinfo=dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Notification(BaseModel):

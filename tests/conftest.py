@@ -13,7 +13,8 @@ import gc  # noqa: E402
 import os  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
-from typing import Any, Callable, Iterator  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from typing import Any
 
 import gevent  # noqa: E402
 import pykka  # noqa: E402
@@ -127,7 +128,8 @@ def postgres_available() -> str | None:
     try:
         psycopg2.connect(POSTGRES_URL, connect_timeout=3).close()
     except Exception as exc:  # noqa: BLE001
-        return f"PostgreSQL not reachable at {POSTGRES_URL} ({str(exc).strip()[:120]}); start it or set TEST_DATABASE_URL"
+        return (f"PostgreSQL not reachable at {POSTGRES_URL} ({str(exc).strip()[:120]}); "
+                "start it or set TEST_DATABASE_URL")
     return None
 
 

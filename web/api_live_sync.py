@@ -26,6 +26,6 @@ def publish() -> Any:
         fields["room"] = "required string"
     if not isinstance(data, dict):
         fields["data"] = "must be an object"
-    if fields:
+    if fields or not isinstance(room, str) or not isinstance(type_, str):
         raise BadRequest("invalid event", fields=fields)
     return jsonify(system().publish(room, type_, data)), 202

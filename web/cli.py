@@ -73,7 +73,8 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="realtime-server", description="Real-time update server for admin dashboards.")
+    parser = argparse.ArgumentParser(prog="realtime-server",
+                                     description="Real-time update server for admin dashboards.")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the server", description="Run the server. Every flag can "
                                 "also be given as the environment variable named in its help.")

@@ -17,8 +17,19 @@ from flask import Blueprint, Response, request
 
 from actors import ActorSystem
 from actors.errors import BadRequest, RealtimeError, Unavailable
-from actors.wire import (CLOSE_INVALID_DATA, CLOSE_NORMAL, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT,
-                         FrameError, FrameReader, encode_frame, parse_close)
+from actors.wire import (
+    CLOSE_INVALID_DATA,
+    CLOSE_NORMAL,
+    OP_BINARY,
+    OP_CLOSE,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    FrameError,
+    FrameReader,
+    encode_frame,
+    parse_close,
+)
 
 from .auth import check_origin, system, token_from
 
@@ -71,7 +82,7 @@ def pump(system_: ActorSystem, ws: Any, identity: Any) -> None:
     handler = ws.handler
     ref, outlet = system_.open_connection(identity, handler.socket)
     reader = FrameReader(handler.rfile.read, system_.settings.max_frame_bytes)
-    inbox = ref.actor_inbox
+    inbox: Any = ref.actor_inbox  # a queue.Queue for ThreadingActor: its depth is our back-pressure signal
     code: int | None = None
     try:
         while True:

@@ -4,8 +4,21 @@ import struct
 
 import pytest
 
-from actors.wire import (CLOSE_PROTOCOL_ERROR, CLOSE_TOO_BIG, OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING,
-                         OP_TEXT, FrameError, FrameReader, close_frame, encode_frame, parse_close, unmask)
+from actors.wire import (
+    CLOSE_PROTOCOL_ERROR,
+    CLOSE_TOO_BIG,
+    OP_BINARY,
+    OP_CLOSE,
+    OP_CONTINUATION,
+    OP_PING,
+    OP_TEXT,
+    FrameError,
+    FrameReader,
+    close_frame,
+    encode_frame,
+    parse_close,
+    unmask,
+)
 
 
 def client_frame(payload: bytes, opcode: int = OP_TEXT, fin: bool = True, mask: bytes | None = None,

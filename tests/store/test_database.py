@@ -13,7 +13,6 @@ from actors.errors import ConfigError
 from store import BaseModel, Migration, Store, migrate, open_database
 from store.migrations import SchemaVersion
 
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -94,7 +93,7 @@ def longest_loop_gap(run_work) -> float:
     ended = time.perf_counter()
     ticker.kill()
     points = [started] + [t for t in ticks if started <= t <= ended] + [ended]
-    return max(b - a for a, b in zip(points, points[1:]))
+    return max(b - a for a, b in zip(points, points[1:], strict=False))
 
 
 def test_database_work_does_not_stall_the_event_loop(tmp_path):

@@ -1,0 +1,259 @@
+"""NotificationService: the notification center's one actor. Commits first, then pushes through the hub.
+
+All database work goes through ``Store.run`` on a worker OS thread, so while SQLite or PostgreSQL
+works the gevent loop keeps serving sockets (FINDINGS.md trap 11); only this actor's greenlet waits.
+Creates that arrive meanwhile queue up in its mailbox and are committed together by the next
+``FlushCreates``: one transaction (and one fsync) for many notifications, each in its own savepoint
+so one bad request fails alone. A create is answered only after its transaction committed, and the
+NOTIFICATION pushes go out after the answer, so a pushed notification always exists in the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import OrderedDict
+from typing import Any
+
+import gevent
+import pykka
+
+from .base import Failure, TracedActor
+from .context import ActorContext
+from .errors import RealtimeError, Unavailable
+from .messages import (
+    ConnectedUsers,
+    CreateNotifications,
+    DeleteNotification,
+    FlushCreates,
+    GetNotificationPreferences,
+    ListNotifications,
+    MarkAllNotificationsRead,
+    MarkNotificationRead,
+    Publish,
+    PurgeNotifications,
+    PutNotificationPreferences,
+)
+from .notification_rules import utc_now
+
+log = logging.getLogger("realtime.notifications")
+
+KNOWN_ROLES_KEPT = 100_000
+"""Users whose last seen role is remembered, so pushes to a user without a socket count role notifications too."""
+
+FIRST_PURGE_AFTER = 30.0
+"""Seconds after start of the first retention purge, so a server restarted often still purges."""
+
+
+class NotificationService(TracedActor):
+    """One per process with a database: owns every read and write of the notification center."""
+
+    kind = "notifications"
+
+    def __init__(self, ctx: ActorContext) -> None:
+        super().__init__(ctx, "notifications")
+        from store import notifications as tables  # here, not at import time: store imports actors
+
+        self._tables = tables
+        self._store = ctx.store
+        self._pending: list[CreateNotifications] = []
+        self._flush_queued = False
+        self._purger: gevent.Greenlet | None = None
+        self._roles: OrderedDict[str, str] = OrderedDict()
+
+    def started(self) -> None:
+        self._purger = gevent.spawn(self._purge_timer)
+
+    def stopping(self) -> None:
+        if self._purger is not None:
+            self._purger.kill(block=False)
+            self._purger = None
+        pending, self._pending = self._pending, []
+        for message in pending:
+            message.reply.set(Failure(Unavailable("the server is shutting down")))
+
+    def handle(self, message: Any) -> Any:
+        if isinstance(message, CreateNotifications):
+            self._pending.append(message)
+            self._queue_flush()
+            return None
+        if isinstance(message, FlushCreates):
+            self._flush_queued = False
+            self._flush()
+            return None
+        try:
+            return self._handle_read_side(message)
+        except RealtimeError as exc:  # the caller's mistake (404, 400): answered, not logged as a failure
+            return Failure(exc)
+
+    def _handle_read_side(self, message: Any) -> Any:
+        if isinstance(message, ListNotifications):
+            return self._list(message)
+        if isinstance(message, MarkNotificationRead):
+            return self._mark_read(message)
+        if isinstance(message, DeleteNotification):
+            return self._delete(message)
+        if isinstance(message, MarkAllNotificationsRead):
+            return self._mark_all_read(message)
+        if isinstance(message, GetNotificationPreferences):
+            self._remember(message.identity.user_id, message.identity.role)
+            return self._store.run(self._tables.get_preferences, message.identity.user_id).to_dict()
+        if isinstance(message, PutNotificationPreferences):
+            self._remember(message.identity.user_id, message.identity.role)
+            saved = self._store.run(self._tables.put_preferences, message.identity.user_id, message.preferences)
+            return saved.to_dict()
+        if isinstance(message, PurgeNotifications):
+            return self._purge(message.follow_up)
+        return super().handle(message)
+
+    # --- creating --------------------------------------------------------------------------------
+
+    def _queue_flush(self) -> None:
+        if not self._flush_queued:
+            self._flush_queued = True
+            self.actor_ref.tell(FlushCreates())
+
+    def _flush(self) -> None:
+        size = self.ctx.settings.notification_batch_size
+        batch, self._pending = self._pending[:size], self._pending[size:]
+        if self._pending:
+            self._queue_flush()
+        if not batch:
+            return
+        tables = self._tables
+        roles = tuple(sorted({m.draft.role for m in batch if m.draft.role}))
+        users = tuple(sorted({uid for m in batch for uid in m.draft.user_ids}))
+        connected = self._connected(roles, users)
+        for user_id, role in connected.items():
+            self._remember(user_id, role)
+        known = {uid: self._roles[uid] for uid in users if uid in self._roles}
+        requests = [tables.CreateRequest(m.caller, m.draft, m.idempotency_key) for m in batch]
+        try:
+            outcomes = self._store.run(tables.create_batch, requests, connected, known, self._cutoff(),
+                                       self._idempotency_cutoff())
+        except Exception as exc:  # noqa: BLE001  (nothing committed: every request in the batch fails)
+            log.exception("storing %d notification requests failed", len(batch))
+            for message in batch:
+                message.reply.set(Failure(Unavailable(f"the notification could not be stored: {exc}")))
+            return
+        for message, outcome in zip(batch, outcomes, strict=True):
+            message.reply.set(outcome if outcome.error is None else Failure(outcome.error))
+        now = utc_now()
+        hub = self.ctx.hub
+        if hub is None:
+            return
+        for outcome in outcomes:
+            for recipient in outcome.recipients:
+                delivery = recipient.preferences.delivery(recipient.notification["type"],
+                                                          recipient.notification["priority"], now)
+                data = {"notification": recipient.notification, "unreadCount": recipient.unread_count,
+                        "silent": delivery.silent, "toast": delivery.toast, "browser": delivery.browser}
+                self.send(hub, Publish(f"user:{recipient.user_id}", "NOTIFICATION", data), "hub")
+
+    def _connected(self, roles: tuple[str, ...], users: tuple[str, ...]) -> dict[str, str]:
+        """The users with a socket open now, among ``users`` or holding one of ``roles``; {} if the hub is gone."""
+        hub = self.ctx.hub
+        if hub is None:
+            return {}
+        try:
+            answer = hub.ask(ConnectedUsers(roles, users), timeout=self.ctx.settings.ask_timeout)
+        except (pykka.ActorDeadError, pykka.Timeout, gevent.Timeout):
+            log.warning("the hub did not say who is connected; pushing to direct recipients only")
+            return {}
+        return answer if isinstance(answer, dict) else {}
+
+    def _remember(self, user_id: str, role: str) -> None:
+        roles = self._roles
+        roles[user_id] = role
+        roles.move_to_end(user_id)
+        if len(roles) > KNOWN_ROLES_KEPT:
+            roles.popitem(last=False)
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    def _list(self, message: ListNotifications) -> dict[str, Any]:
+        user_id, role = message.identity.user_id, message.identity.role
+        self._remember(user_id, role)
+        tables, cutoff = self._tables, self._cutoff()
+
+        def work() -> dict[str, Any]:
+            hidden = tables.get_preferences(user_id).hidden_types()
+            return tables.list_for(user_id, role, hidden, cutoff, message.unread_only, message.limit, message.before)
+
+        return self._store.run(work)  # type: ignore[no-any-return]
+
+    def _mark_read(self, message: MarkNotificationRead) -> dict[str, Any]:
+        user_id, role = message.identity.user_id, message.identity.role
+        tables, cutoff = self._tables, self._cutoff()
+
+        def work() -> tuple[dict[str, Any], bool, int]:
+            hidden = tables.get_preferences(user_id).hidden_types()
+            return tables.mark_read(message.notification_id, user_id, role, hidden, cutoff, message.read)
+
+        notification, changed, count = self._store.run(work)
+        if changed:
+            self._push_read(user_id, {"ids": [notification["id"]], "read": message.read, "unreadCount": count})
+        return {"notification": notification, "unreadCount": count}
+
+    def _delete(self, message: DeleteNotification) -> dict[str, Any]:
+        user_id, role = message.identity.user_id, message.identity.role
+        tables, cutoff = self._tables, self._cutoff()
+
+        def work() -> int:
+            hidden = tables.get_preferences(user_id).hidden_types()
+            return tables.delete_for(message.notification_id, user_id, role, hidden, cutoff)
+
+        count = self._store.run(work)
+        self._push_read(user_id, {"ids": [str(message.notification_id)], "deleted": True, "unreadCount": count})
+        return {"unreadCount": count}
+
+    def _mark_all_read(self, message: MarkAllNotificationsRead) -> dict[str, Any]:
+        user_id, role = message.identity.user_id, message.identity.role
+        tables, cutoff = self._tables, self._cutoff()
+
+        def work() -> tuple[list[int], int]:
+            hidden = tables.get_preferences(user_id).hidden_types()
+            return tables.mark_all_read(user_id, role, hidden, cutoff)
+
+        ids, count = self._store.run(work)
+        if ids:
+            self._push_read(user_id, {"ids": [str(i) for i in ids], "read": True, "unreadCount": count})
+        return {"updated": len(ids), "unreadCount": count}
+
+    def _push_read(self, user_id: str, data: dict[str, Any]) -> None:
+        """Every socket of the user hears of the change, so all tabs and devices show the same state."""
+        hub = self.ctx.hub
+        if hub is not None:
+            self.send(hub, Publish(f"user:{user_id}", "NOTIFICATION_READ", data), "hub")
+
+    # --- retention -------------------------------------------------------------------------------
+
+    def _purge(self, follow_up: bool) -> dict[str, int]:
+        """One bounded purge step; the timer's purge continues in later messages so creates interleave."""
+        settings = self.ctx.settings
+        result: dict[str, int] = self._store.run(self._tables.purge_step, self._cutoff(),
+                                                 settings.notification_max_per_user, self._idempotency_cutoff())
+        if follow_up and any(result.values()):
+            self.actor_ref.tell(PurgeNotifications(follow_up=True))
+        return result
+
+    def _purge_timer(self) -> None:
+        interval = self.ctx.settings.notification_purge_interval
+        gevent.sleep(min(interval, FIRST_PURGE_AFTER))
+        while True:
+            try:
+                self.actor_ref.tell(PurgeNotifications(follow_up=True))
+            except pykka.ActorDeadError:
+                return
+            gevent.sleep(interval)
+
+    def _cutoff(self) -> dt.datetime:
+        days = self.ctx.settings.notification_max_age_days
+        return (utc_now() - dt.timedelta(days=days)).replace(tzinfo=None)
+
+    def _idempotency_cutoff(self) -> dt.datetime:
+        hours = self.ctx.settings.idempotency_ttl_hours
+        return (utc_now() - dt.timedelta(hours=hours)).replace(tzinfo=None)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "pendingCreates": len(self._pending)}
