@@ -17,7 +17,7 @@ from typing import Any
 from .errors import ConfigError
 
 DEFAULT_ROLES = ("ADMIN", "EMPLOYEE", "SERVICE")
-DEFAULT_ROOM_PREFIXES = ("user", "role", "contact", "campaign", "lead")
+DEFAULT_ROOM_PREFIXES = ("user", "role", "contact", "campaign", "lead", "stats")
 MIN_HMAC_KEY_BYTES = 32
 
 
@@ -58,7 +58,7 @@ class Settings:
         default=("ADMIN", "SERVICE"), metadata={"help": "roles that may publish over REST"}
     )
     room_prefixes: tuple[str, ...] = field(
-        default=(), metadata={"help": "room prefixes in addition to user, role, contact, campaign, lead"}
+        default=(), metadata={"help": "room prefixes in addition to user, role, contact, campaign, lead, stats"}
     )
     allowed_origins: tuple[str, ...] = field(
         default=(),
@@ -85,6 +85,15 @@ class Settings:
     room_idle_seconds: float = field(default=300.0, metadata={"help": "an empty room lives this long"})
     history_size: int = field(default=1_000, metadata={"help": "events a room keeps for recovery"})
     history_seconds: float = field(default=300.0, metadata={"help": "age of the oldest event a room keeps"})
+    coalesce_interval: float = field(
+        default=0.25, metadata={"help": "seconds between CAMPAIGN_PROGRESS (per campaign) and STATS_UPDATE sends"}
+    )
+    stats_provider: str = field(
+        default="", metadata={"help": "module:function returning dashboard statistics (a dict) on recompute"}
+    )
+    stats_refresh_seconds: float = field(
+        default=0.0, metadata={"help": "recompute statistics with STATS_PROVIDER this often; 0 = only on request"}
+    )
     ask_timeout: float = field(default=5.0, metadata={"help": "seconds a REST call waits for an actor"})
     listen_backlog: int = field(default=2048, metadata={"help": "TCP listen backlog"})
     trace_ring_size: int = field(default=200, metadata={"help": "recent trace events kept per actor (debug)"})

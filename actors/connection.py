@@ -42,8 +42,10 @@ class ConnectionActor(TracedActor):
 
     kind = "connection"
 
-    def __init__(self, ctx: ActorContext, connection_id: str, identity: Identity, outlet: Outlet) -> None:
+    def __init__(self, ctx: ActorContext, connection_id: str, identity: Identity, outlet: Outlet,
+                 subscriptions: tuple[tuple[str, Since | None], ...] = ()) -> None:
         super().__init__(ctx, connection_id)
+        self._initial = subscriptions
         self.connection_id = connection_id
         self.identity = identity
         self.outlet = outlet
@@ -63,6 +65,9 @@ class ConnectionActor(TracedActor):
         for room in self.identity.home_rooms:
             self.rooms.add(room)
             self.send(hub, Join(room, self.connection_id, self.outlet, ack_to=self.actor_ref), "hub")
+        for room, since in self._initial:  # an SSE stream's ?rooms=, already authorized by the web layer
+            self.rooms.add(room)
+            self.send(hub, Join(room, self.connection_id, self.outlet, since), "hub")
         self._arm_expiry(self.identity.exp)
 
     def stopping(self) -> None:

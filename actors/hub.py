@@ -19,6 +19,7 @@ from .messages import (
     CloseConnection,
     ConnectedUsers,
     GetStatus,
+    History,
     Join,
     Leave,
     Publish,
@@ -64,6 +65,13 @@ class Hub(TracedActor):
             return None
         if isinstance(message, Leave):
             self._forward(message.room, message, create=False)
+            return None
+        if isinstance(message, History):
+            if message.room not in self.rooms:  # nothing live, nothing held: never a reason to start a room
+                message.reply.set({"room": message.room, "epoch": None, "offset": 0,
+                                   "recovered": message.since is None, "events": []})
+            else:
+                self._forward(message.room, message, create=False)
             return None
         if isinstance(message, RegisterConnection):
             self.connections[message.connection_id] = _ConnectionEntry(message.ref, message.outlet,

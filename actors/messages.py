@@ -113,6 +113,16 @@ class Publish:
 
 
 @dataclass(frozen=True, slots=True)
+class History:
+    """REST recovery: the room's events after ``since`` (all it holds when None), answered on ``reply``."""
+
+    room: str
+    since: int | None
+    epoch: str | None
+    reply: Future[Any]
+
+
+@dataclass(frozen=True, slots=True)
 class IdleCheck:
     """A room's own timer: it has been empty for the idle period (if ``generation`` still matches)."""
 
@@ -232,3 +242,52 @@ class ConnectedUsers:
 
     roles: tuple[str, ...]
     user_ids: tuple[str, ...] = ()
+
+
+# --- LiveSync: coalescing and statistics -----------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Coalesce:
+    """A superseding update (CAMPAIGN_PROGRESS, STATS_UPDATE) to send now or with the next window."""
+
+    room: str
+    type: str
+    data: dict[str, Any]
+    reply: Future[Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FlushCoalesced:
+    """LiveSync's own timer: a coalescing window for (type, room) is over."""
+
+    type: str
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
+class PushStats:
+    """Merge figures into a stats room's last known set and send the whole set (coalesced)."""
+
+    room: str
+    figures: dict[str, Any]
+    reply: Future[Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecomputeStats:
+    """Ask STATS_PROVIDER for fresh figures; ``reply`` gets them (or the failure)."""
+
+    reply: Future[Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatsComputed:
+    """The provider's worker thread finished, with figures or an error."""
+
+    figures: Any
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class GetSyncStatus:
+    """Ask LiveSync for its state (GET /api/live-sync)."""

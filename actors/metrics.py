@@ -10,12 +10,28 @@ import time
 from collections import deque
 
 
+class TypeCounts:
+    """Delivery tracking for one event type."""
+
+    __slots__ = ("published", "delivered", "coalesced", "dropped")
+
+    def __init__(self) -> None:
+        self.published = 0
+        self.delivered = 0
+        self.coalesced = 0
+        self.dropped = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return {"published": self.published, "delivered": self.delivered, "coalesced": self.coalesced,
+                "dropped": self.dropped}
+
+
 class Metrics:
     """Counters and a small window of flush delays (enqueue to socket write)."""
 
     __slots__ = ("started", "frames_in", "frames_out", "bytes_out", "connections", "connections_total",
                  "events_published", "slow_consumers_closed", "write_timeouts", "rate_limited",
-                 "flush_delays")
+                 "flush_delays", "by_type")
 
     def __init__(self) -> None:
         self.started = time.monotonic()
@@ -29,6 +45,17 @@ class Metrics:
         self.write_timeouts = 0
         self.rate_limited = 0
         self.flush_delays: deque[float] = deque(maxlen=2048)
+        self.by_type: dict[str, TypeCounts] = {}
+
+    def of(self, type_: str) -> TypeCounts:
+        counts = self.by_type.get(type_)
+        if counts is None:
+            counts = self.by_type[type_] = TypeCounts()
+        return counts
+
+    def delivery(self) -> dict[str, dict[str, int]]:
+        """Per event type: published (events), delivered, coalesced and dropped (frames)."""
+        return {type_: counts.to_dict() for type_, counts in sorted(self.by_type.items())}
 
     def latency_ms(self) -> dict[str, float | None]:
         delays = sorted(self.flush_delays)
@@ -53,4 +80,5 @@ class Metrics:
             "writeTimeouts": self.write_timeouts,
             "rateLimited": self.rate_limited,
             "deliveryLatencyMs": self.latency_ms(),
+            "delivery": self.delivery(),
         }

@@ -76,7 +76,7 @@ class Outlet:
         self._raw = getattr(sock, "_sock", sock)  # the non-blocking OS socket under gevent's wrapper
         self._flusher = flusher
         self._metrics = metrics
-        self._queue: deque[tuple[bytes, str | None]] = deque()
+        self._queue: deque[tuple[bytes, str | None, str | None]] = deque()
         self._queued_bytes = 0
         self._backlog: memoryview | None = None
         self._dirty = False
@@ -94,14 +94,18 @@ class Outlet:
 
     # --- the data path ---------------------------------------------------------------------------
 
-    def offer(self, frame: bytes, key: str | None = None) -> bool:
-        """Queue one frame; False if the socket is closing. ``key`` marks a frame a newer one supersedes."""
+    def offer(self, frame: bytes, type_: str | None = None, key: str | None = None) -> bool:
+        """Queue one frame; False if the socket is closing.
+
+        ``type_`` (an event type) is kept for delivery tracking; ``key`` marks a frame that a newer
+        frame with the same key supersedes while this socket is backed up.
+        """
         if self.closing:
             return False
         queue = self._queue
         if key is not None and queue and (self._writer is not None or self._held):
             self._supersede(key)
-        queue.append((frame, key))
+        queue.append((frame, type_, key))
         self._queued_bytes += len(frame)
         self._metrics.frames_out += 1
         if len(queue) > self._max_frames or self._queued_bytes > self._max_bytes:
@@ -114,7 +118,7 @@ class Outlet:
 
     def release(self, first: bytes) -> None:
         """Put ``first`` (CONNECTED) ahead of anything rooms queued meanwhile, and start writing."""
-        self._queue.appendleft((first, None))
+        self._queue.appendleft((first, None, None))
         self._queued_bytes += len(first)
         self._metrics.frames_out += 1
         self._held = False
@@ -149,11 +153,10 @@ class Outlet:
         if self.closing or self.closed:
             return
         if discard:
-            self._queue.clear()
-            self._queued_bytes = 0
+            self._drop_queued()
         self._held = False
         self.close_code = code
-        self._queue.append((close_frame(code, reason), None))
+        self._queue.append((close_frame(code, reason), None, None))
         self._queued_bytes += 2 + len(reason)
         self.closing = True
         if not self._dirty and self._writer is None:
@@ -181,8 +184,7 @@ class Outlet:
         """The socket is gone: refuse further frames and stop this outlet's greenlets."""
         self.closing = True
         self.closed = True
-        self._queue.clear()
-        self._queued_bytes = 0
+        self._drop_queued()
         self._backlog = None
         for greenlet in (self._writer, self._closer):
             if greenlet is not None and greenlet is not gevent.getcurrent():
@@ -211,10 +213,21 @@ class Outlet:
         return data
 
     def _supersede(self, key: str) -> None:
-        kept = [entry for entry in self._queue if entry[1] != key]
+        kept = [entry for entry in self._queue if entry[2] != key]
         if len(kept) != len(self._queue):
+            for entry in self._queue:
+                if entry[2] == key and entry[1] is not None:
+                    self._metrics.of(entry[1]).coalesced += 1
             self._queue = deque(kept)
             self._queued_bytes = sum(len(entry[0]) for entry in kept)
+
+    def _drop_queued(self) -> None:
+        """Empty the queue, counting the event frames in it as ``dropped``."""
+        for _, type_, _ in self._queue:
+            if type_ is not None:
+                self._metrics.of(type_).dropped += 1
+        self._queue.clear()
+        self._queued_bytes = 0
 
     def _overflow(self) -> None:
         self._metrics.slow_consumers_closed += 1
@@ -264,6 +277,5 @@ class Outlet:
         self.abort()
 
     def _broken(self) -> None:
-        self._queue.clear()
-        self._queued_bytes = 0
+        self._drop_queued()
         self.abort()

@@ -8,7 +8,7 @@ from .errors import Forbidden
 from .identity import Identity
 from .protocol import parse_room
 
-OPEN_TO_EMPLOYEES = frozenset({"contact", "campaign", "lead"})
+OPEN_TO_EMPLOYEES = frozenset({"contact", "campaign", "lead", "stats"})
 
 
 class RoomPolicy:

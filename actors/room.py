@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections import deque
@@ -11,12 +12,16 @@ import gevent
 
 from .base import TracedActor
 from .context import ActorContext
-from .messages import IdleCheck, Join, Joined, Leave, Publish, Retire, RoomIdle, Since
+from .messages import History, IdleCheck, Join, Joined, Leave, Publish, Retire, RoomIdle, Since
 from .outlet import Outlet
 from .protocol import event_frame, server_frame, utc_now_iso
-from .wire import text_frame
+from .wire import frame_payload, text_frame
 
 SUPERSEDED_TYPES = frozenset({"STATS_UPDATE", "CAMPAIGN_PROGRESS"})
+"""A newer one replaces an older one still queued for a slow socket; the latest goes to new subscribers."""
+
+PINNED_PREFIXES = frozenset({"stats"})
+"""Rooms that never retire when idle, so their latest value waits for the next subscriber."""
 
 
 class RoomActor(TracedActor):
@@ -30,7 +35,10 @@ class RoomActor(TracedActor):
         self.epoch = uuid.uuid4().hex[:12]
         self.offset = 0
         self.members: dict[str, Outlet] = {}
+        self._joined_at: dict[str, int] = {}
         self._history: deque[tuple[int, float, bytes]] = deque()
+        self._latest: dict[str, bytes] = {}
+        self._pinned = room.partition(":")[0] in PINNED_PREFIXES
         self._seen = 0
         self._idle_generation = 0
         self._idle_timer: gevent.Greenlet | None = None
@@ -51,6 +59,10 @@ class RoomActor(TracedActor):
         if isinstance(message, Leave):
             self._seen += 1
             return self._leave(message)
+        if isinstance(message, History):
+            self._seen += 1
+            message.reply.set(self._history_since(message.since, message.epoch))
+            return None
         if isinstance(message, IdleCheck):
             if message.generation == self._idle_generation and not self.members:
                 self.send(self.ctx.hub, RoomIdle(self.room, self._seen), "hub")  # type: ignore[arg-type]
@@ -67,11 +79,19 @@ class RoomActor(TracedActor):
         frame = text_frame(event_frame(message.type, self.room, self.epoch, self.offset, message.data,
                                        utc_now_iso()))
         self._remember(frame)
-        key = f"{message.type}:{self.room}" if message.type in SUPERSEDED_TYPES else None
+        type_ = message.type
+        key = None
+        if type_ in SUPERSEDED_TYPES:
+            key = f"{type_}:{self.room}"
+            self._latest[type_] = frame
         delivered = 0
         for outlet in self.members.values():
-            if outlet.offer(frame, key):
+            if outlet.offer(frame, type_, key):
                 delivered += 1
+        counts = self.ctx.metrics.of(type_)
+        counts.published += 1
+        counts.delivered += delivered
+        counts.dropped += len(self.members) - delivered
         self.ctx.metrics.events_published += 1
         result = {"room": self.room, "epoch": self.epoch, "offset": self.offset, "delivered": delivered}
         if message.reply is not None:
@@ -81,17 +101,20 @@ class RoomActor(TracedActor):
         return result
 
     def _join(self, message: Join) -> None:
+        already_since = self._joined_at.get(message.connection_id)
+        if already_since is None:
+            self._joined_at[message.connection_id] = self.offset
         self.members[message.connection_id] = message.outlet
         self._disarm_idle()
         if message.ack_to is not None:
             self.send(message.ack_to, Joined(self.room), message.connection_id)
             return
         data: dict[str, Any] = {"room": self.room, "epoch": self.epoch, "offset": self.offset}
-        replay: list[bytes] = []
+        replay_or_none = self._missed_since(message.since, already_since) if message.since is not None else None
         if message.since is not None:
-            replay_or_none = self._missed_since(message.since)
             data["recovered"] = replay_or_none is not None
-            replay = replay_or_none or []
+        # the replay, or else the latest superseding values (statistics, progress) so a widget fills at once
+        replay = replay_or_none if replay_or_none is not None else list(self._latest.values())
         if message.ref is not None:
             data["ref"] = message.ref
         outlet = message.outlet
@@ -101,6 +124,7 @@ class RoomActor(TracedActor):
 
     def _leave(self, message: Leave) -> None:
         outlet = self.members.pop(message.connection_id, None)
+        self._joined_at.pop(message.connection_id, None)
         if message.answer and outlet is not None:
             data: dict[str, Any] = {"room": self.room}
             if message.ref is not None:
@@ -124,16 +148,33 @@ class RoomActor(TracedActor):
         while history and history[0][1] < horizon:
             history.popleft()
 
-    def _missed_since(self, since: Since) -> list[bytes] | None:
-        """The frames after ``since``, all of them, or None when any is gone (never a partial replay)."""
+    def _missed_since(self, since: Since, upto: int | None = None) -> list[bytes] | None:
+        """The frames after ``since``, all of them, or None when any is gone (never a partial replay).
+
+        ``upto``: the offset at which this socket became a member; what came after it was already sent
+        live, so a member re-subscribing with ``since`` is replayed only the gap (no duplicates).
+        """
+        last = self.offset if upto is None else min(upto, self.offset)
         if since.epoch != self.epoch or since.offset > self.offset:
             return None
-        if since.offset == self.offset:
+        if since.offset >= last:
             return []
         self._expire_history()
         if not self._history or self._history[0][0] > since.offset + 1:
             return None
-        return [frame for offset, _, frame in self._history if offset > since.offset]
+        return [frame for offset, _, frame in self._history if since.offset < offset <= last]
+
+    def _history_since(self, since: int | None, epoch: str | None) -> dict[str, Any]:
+        answer: dict[str, Any] = {"room": self.room, "epoch": self.epoch, "offset": self.offset}
+        if since is None:
+            frames = [frame for _, _, frame in self._history] if epoch in (None, self.epoch) else []
+            answer["recovered"] = epoch in (None, self.epoch) and (not self._history or self._history[0][0] == 1)
+        else:
+            missed = self._missed_since(Since(epoch or self.epoch, since))
+            answer["recovered"] = missed is not None
+            frames = missed or []
+        answer["events"] = [json.loads(frame_payload(frame)) for frame in frames]
+        return answer
 
     # --- idleness --------------------------------------------------------------------------------
 
@@ -145,6 +186,8 @@ class RoomActor(TracedActor):
 
     def _arm_idle(self) -> None:
         self._disarm_idle()
+        if self._pinned:
+            return
         self._idle_timer = gevent.spawn_later(self.ctx.settings.room_idle_seconds, self._idle_fired,
                                               self._idle_generation)
 

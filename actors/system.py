@@ -17,29 +17,38 @@ from .base import Failure
 from .config import Settings
 from .connection import ConnectionActor
 from .context import ActorContext
-from .errors import BadRequest, RealtimeError, Unavailable, UnknownType
+from . import events
+from .errors import RealtimeError, Unavailable
 from .hub import Hub
+from .live_sync import LiveSync
 from .identity import Identity
 from .messages import (
     ClientFrame,
     ClientGone,
+    Coalesce,
     CreateNotifications,
     DeleteNotification,
     GetNotificationPreferences,
     GetStatus,
+    GetSyncStatus,
+    History,
     ListNotifications,
     MarkAllNotificationsRead,
     MarkNotificationRead,
     Publish,
+    PushStats,
     PurgeNotifications,
     PutNotificationPreferences,
+    RecomputeStats,
     Shutdown,
+    Since,
     Tick,
 )
 from .metrics import Metrics
 from .outlet import Flusher, Outlet
+from .sse_outlet import SseOutlet
 from .policy import RoomPolicy
-from .protocol import EVENT_TYPES, parse_room
+from .protocol import parse_room
 from .tokens import TokenVerifier
 from .tracer import Tracer
 from .wire import CLOSE_GOING_AWAY
@@ -60,6 +69,7 @@ class ActorSystem:
         self.ctx: ActorContext | None = None
         self._heartbeat: gevent.Greenlet | None = None
         self.notifications: pykka.ActorRef[Any] | None = None
+        self.live_sync: pykka.ActorRef[Any] | None = None
         self.running = False
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -68,6 +78,7 @@ class ActorSystem:
         self.ctx = ActorContext(self.settings, self.tracer, self.metrics, Flusher(self.metrics), self.policy,
                                 self.verifier, store=self.store)
         self.ctx.hub = Hub.start(self.ctx)
+        self.live_sync = LiveSync.start(self.ctx)
         if self.store is not None:
             from .notification_service import NotificationService  # needs the store package, which imports actors
 
@@ -133,39 +144,78 @@ class ActorSystem:
             raise Unavailable(f"{ref.actor_class.__name__} failed: {result.error!r}")
         return result
 
-    def publish(self, room: str, type_: str, data: Any) -> dict[str, Any]:
-        """Publish one event and wait for the room's answer: ``{room, epoch, offset, delivered}``."""
-        self._check_event(room, type_, data)
-        future = pykka.ThreadingFuture[Any]()
-        self._hub().tell(Publish(room, type_, data, future))
+    def publish(self, type_: Any, data: Any, room: Any = None, *, wait: bool = True) -> dict[str, Any] | None:
+        """The one validated path for every event (REST and the in-process ``EventService``).
+
+        Checks the payload against the event catalogue, picks the type's default rooms when ``room``
+        is None, and routes superseding updates through LiveSync. With ``wait`` the answer is the
+        first room's ``{room, epoch, offset, delivered}`` (plus ``rooms`` when there are several, and
+        ``coalesced: true`` with no offset when the update was held for the next window).
+        """
+        rooms = events.prepare(type_, data, room, self.settings.all_room_prefixes)
+        futures = [self._route(name, type_, data, pykka.ThreadingFuture() if wait else None) for name in rooms]
+        if not wait:
+            return None
+        results = [self._wait(future, name) for future, name in zip(futures, rooms, strict=True)]
+        answer = dict(results[0])
+        if len(results) > 1:
+            answer["rooms"] = results
+        return answer
+
+    def _route(self, room: str, type_: str, data: dict[str, Any], future: Any) -> Any:
+        if type_ == "STATS_UPDATE":
+            self._live_sync().tell(PushStats(room, data, future))
+        elif type_ == "CAMPAIGN_PROGRESS":
+            self._live_sync().tell(Coalesce(room, type_, data, future))
+        else:
+            self._hub().tell(Publish(room, type_, data, future))
+        return future
+
+    def _wait(self, future: Any, what: str) -> Any:
         try:
-            return future.get(timeout=self.settings.ask_timeout)  # type: ignore[no-any-return]
+            return future.get(timeout=self.settings.ask_timeout)
         except pykka.Timeout:
-            raise Unavailable(f"room {room} did not answer within {self.settings.ask_timeout}s") from None
+            raise Unavailable(f"{what} did not answer within {self.settings.ask_timeout}s") from None
 
-    def publish_nowait(self, room: str, type_: str, data: Any) -> None:
-        """Publish without waiting for the offset: the in-process API for code on the server's loop."""
-        self._check_event(room, type_, data)
-        self._hub().tell(Publish(room, type_, data))
+    def push_stats(self, figures: Any, room: Any = None) -> dict[str, Any]:
+        """Merge figures into the last known statistics and send them (``POST /api/live-sync/stats``)."""
+        return self.publish("STATS_UPDATE", figures, room)  # type: ignore[return-value]
 
-    def _check_event(self, room: str, type_: str, data: Any) -> None:
-        if not isinstance(type_, str) or type_ not in EVENT_TYPES:
-            raise UnknownType(f"unknown event type {str(type_)[:40]!r}; expected one of {', '.join(sorted(EVENT_TYPES))}")
+    def recompute_stats(self) -> dict[str, Any]:
+        """Ask STATS_PROVIDER for fresh statistics and wait for them."""
+        future = pykka.ThreadingFuture[Any]()
+        self._live_sync().tell(RecomputeStats(future))
+        return self._wait(future, "the statistics provider")  # type: ignore[no-any-return]
+
+    def sync_status(self) -> dict[str, Any]:
+        """``GET /api/live-sync``: LiveSync's state and delivery tracking per event type."""
+        return {**self.ask(self._live_sync(), GetSyncStatus()), "delivery": self.metrics.delivery()}
+
+    def history(self, room: str, since: int | None, epoch: str | None) -> dict[str, Any]:
+        """A room's held events after ``since`` (REST recovery), never a partial set called recovered."""
         parse_room(room, self.settings.all_room_prefixes)
-        if not isinstance(data, dict):
-            raise BadRequest("'data' must be an object", fields={"data": "must be an object"})
+        future = pykka.ThreadingFuture[Any]()
+        self._hub().tell(History(room, since, epoch, future))
+        return self._wait(future, f"room {room}")  # type: ignore[no-any-return]
 
-    def open_connection(self, identity: Identity, sock: Any) -> tuple[pykka.ActorRef[Any], Outlet]:
-        """Start the actor for a freshly upgraded socket; it sends CONNECTED once its rooms are joined."""
+    def _live_sync(self) -> pykka.ActorRef[Any]:
+        if self.live_sync is None:
+            raise Unavailable("the actor system is not running")
+        return self.live_sync
+
+    def open_connection(self, identity: Identity, sock: Any, *, sse: bool = False,
+                        subscriptions: tuple[tuple[str, Since | None], ...] = ()) -> tuple[pykka.ActorRef[Any], Any]:
+        """Start the actor for a new socket (or SSE stream); it sends CONNECTED once its rooms are joined."""
         assert self.ctx is not None
         connection_id = uuid.uuid4().hex[:16]
         settings = self.settings
-        outlet = Outlet(connection_id, sock, self.ctx.flusher, self.metrics, max_frames=settings.outbox_max_frames,
-                        max_bytes=settings.outbox_max_bytes, write_timeout=settings.write_timeout,
-                        close_timeout=settings.close_timeout)
+        outlet = (SseOutlet if sse else Outlet)(
+            connection_id, sock, self.ctx.flusher, self.metrics, max_frames=settings.outbox_max_frames,
+            max_bytes=settings.outbox_max_bytes, write_timeout=settings.write_timeout,
+            close_timeout=settings.close_timeout)
         self.metrics.connections += 1
         self.metrics.connections_total += 1
-        ref = ConnectionActor.start(self.ctx, connection_id, identity, outlet)
+        ref = ConnectionActor.start(self.ctx, connection_id, identity, outlet, subscriptions)
         return ref, outlet
 
     @staticmethod

@@ -150,6 +150,12 @@ class FrameReader:
                 return message
 
 
+def frame_payload(frame: bytes) -> bytes:
+    """The payload of an unmasked frame built by ``encode_frame``."""
+    length = frame[1] & 0x7F
+    return frame[2 + (2 if length == 126 else 8 if length == 127 else 0):]
+
+
 def parse_close(payload: bytes) -> tuple[int | None, str]:
     if len(payload) < 2:
         return None, ""

@@ -1,4 +1,4 @@
-"""``POST /api/live-sync``: backend services publish a domain event to a room."""
+"""``/api/live-sync``: backend services publish domain events and dashboard statistics."""
 
 from __future__ import annotations
 
@@ -14,18 +14,44 @@ from .json_body import json_object
 bp = Blueprint("live_sync", __name__)
 
 
+def _publisher() -> None:
+    require_role(*system().settings.publisher_roles)
+
+
 @bp.post("/api/live-sync")
 def publish() -> Any:
-    require_role(*system().settings.publisher_roles)
+    """``{"type", "room"?, "data"}`` -> 202 ``{room, epoch, offset, delivered}`` (see docs/events.md)."""
+    _publisher()
     body = json_object()
-    room, type_, data = body.get("room"), body.get("type"), body.get("data", {})
+    type_, room, data = body.get("type"), body.get("room"), body.get("data", {})
     fields = {}
     if not isinstance(type_, str):
         fields["type"] = "required string"
-    if not isinstance(room, str):
-        fields["room"] = "required string"
+    if room is not None and not isinstance(room, str):
+        fields["room"] = "must be a string"
     if not isinstance(data, dict):
         fields["data"] = "must be an object"
-    if fields or not isinstance(room, str) or not isinstance(type_, str):
+    if fields:
         raise BadRequest("invalid event", fields=fields)
-    return jsonify(system().publish(room, type_, data)), 202
+    return jsonify(system().publish(type_, data, room)), 202
+
+
+@bp.get("/api/live-sync")
+def status() -> Any:
+    require_role("ADMIN")
+    return jsonify(system().sync_status())
+
+
+@bp.post("/api/live-sync/stats")
+def stats() -> Any:
+    """``{"stats": {...}, "room"?}`` merges and pushes figures; ``{"recompute": true}`` asks the provider."""
+    _publisher()
+    body = json_object()
+    if body.get("recompute") is True:
+        return jsonify(system().recompute_stats()), 200
+    figures, room = body.get("stats"), body.get("room")
+    if not isinstance(figures, dict) or (room is not None and not isinstance(room, str)):
+        raise BadRequest("expected {\"stats\": {...}} (and optionally \"room\") or {\"recompute\": true}",
+                         fields={"stats": "must be an object"} if not isinstance(figures, dict)
+                         else {"room": "must be a string"})
+    return jsonify(system().push_stats(figures, room)), 202

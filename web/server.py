@@ -33,6 +33,11 @@ class _Handler(WebSocketHandler):
             pass
         super().handle()
 
+    def get_environ(self) -> dict[str, Any]:
+        environ = super().get_environ()
+        environ["realtime.socket"] = self.socket  # for /sse: a stalled stream is cut by shutting this down
+        return environ  # type: ignore[no-any-return]
+
     def log_request(self) -> None:
         if access_log.isEnabledFor(logging.DEBUG):
             access_log.debug(self.format_request())

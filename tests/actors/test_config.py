@@ -36,7 +36,7 @@ def test_extra_room_prefixes_and_public_key_from_file(tmp_path):
     pem = tmp_path / "key.pem"
     pem.write_text("-----BEGIN PUBLIC KEY-----\nabc\n-----END PUBLIC KEY-----\n")
     settings = load_settings(None, {"ROOM_PREFIXES": "team,user", "JWT_PUBLIC_KEY": str(pem)})
-    assert settings.all_room_prefixes == ("user", "role", "contact", "campaign", "lead", "team")
+    assert settings.all_room_prefixes == ("user", "role", "contact", "campaign", "lead", "stats", "team")
     assert settings.jwt_public_key.startswith("-----BEGIN PUBLIC KEY")
     with pytest.raises(ConfigError):
         load_settings(None, {"JWT_PUBLIC_KEY": str(tmp_path / "missing.pem")})

@@ -5,8 +5,15 @@ from datetime import UTC, datetime
 import pytest
 
 from actors.errors import BadRequest
-from actors.notification_rules import (DEFAULT_PREFERENCES, SKIP_IN_APP_DISABLED, SKIP_TYPE_DISABLED, QuietHours,
-                                       parse_draft, parse_idempotency_key, parse_preferences)
+from actors.notification_rules import (
+    DEFAULT_PREFERENCES,
+    SKIP_IN_APP_DISABLED,
+    SKIP_TYPE_DISABLED,
+    QuietHours,
+    parse_draft,
+    parse_idempotency_key,
+    parse_preferences,
+)
 
 ROLES = ("ADMIN", "EMPLOYEE")
 

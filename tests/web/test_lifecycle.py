@@ -74,11 +74,11 @@ def test_expired_token_closes_with_4001_unless_refreshed(start_server):
 def test_empty_rooms_stop_after_the_idle_period_and_new_epoch_follows(start_server, admin_headers):
     server = start_server(room_idle_seconds=0.3)
     publish = f"http://127.0.0.1:{server.port}/api/live-sync"
-    first = requests.post(publish, headers=admin_headers, json={"type": "LEAD_CREATED", "room": "lead:1"},
+    first = requests.post(publish, headers=admin_headers, json={"type": "LEAD_CREATED", "room": "lead:1", "data": {"leadId": "1"}},
                           timeout=5).json()
     assert status(server)["rooms"] == 1
     assert wait_until(lambda: status(server)["rooms"] == 0, timeout=3)
-    second = requests.post(publish, headers=admin_headers, json={"type": "LEAD_CREATED", "room": "lead:1"},
+    second = requests.post(publish, headers=admin_headers, json={"type": "LEAD_CREATED", "room": "lead:1", "data": {"leadId": "1"}},
                            timeout=5).json()
     assert second["offset"] == 1 and second["epoch"] != first["epoch"]  # history was lost: new epoch
 
@@ -97,7 +97,7 @@ def test_a_client_that_never_reads_is_closed_with_4008(start_server, admin_heade
     payload = {"blob": "x" * 4000}
     for n in range(100):  # 400 KB: more than both kernel buffers and the 64 KiB outbox together
         requests.post(f"http://127.0.0.1:{server.port}/api/live-sync", headers=admin_headers,
-                      json={"type": "LEAD_UPDATED", "room": "lead:1", "data": {**payload, "n": n}}, timeout=5)
+                      json={"type": "LEAD_UPDATED", "room": "lead:1", "data": {**payload, "leadId": "1", "n": n}}, timeout=5)
         fast.recv()  # the fast reader keeps up and is not disturbed
     assert wait_until(lambda: status(server)["slowConsumersClosed"] >= 1)
     assert slow.expect_close(timeout=10) == 4008

@@ -4,6 +4,8 @@ import time
 
 import jwt
 import pytest
+
+from actors.events import EXAMPLES
 import requests
 import websocket
 
@@ -62,7 +64,7 @@ def test_connected_is_the_first_frame_and_home_rooms_are_live(connect, server, a
     assert client.connected["timestamp"].endswith("Z")
     for room in ("user:42", "role:EMPLOYEE"):
         answer = requests.post(f"http://127.0.0.1:{server.port}/api/live-sync", headers=admin_headers,
-                               json={"type": "SYSTEM_ALERT", "room": room, "data": {"level": "info"}}, timeout=5)
+                               json={"type": "SYSTEM_ALERT", "room": room, "data": EXAMPLES["SYSTEM_ALERT"]}, timeout=5)
         assert answer.status_code == 202 and answer.json()["delivered"] == 1
         assert client.recv()["room"] == room
 

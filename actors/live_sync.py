@@ -1,0 +1,226 @@
+"""LiveSync: dashboard statistics and the coalescing of frequent updates.
+
+``CAMPAIGN_PROGRESS`` (per campaign room) and ``STATS_UPDATE`` (per stats room) go out at most once per
+``COALESCE_INTERVAL``: the first of a quiet spell at once (leading edge), the rest held, each newer value
+replacing the held one, and the held one sent when the interval ends (trailing edge), so the last value
+of a burst always goes out. Coalescing happens before the room, so a replaced update never takes an
+offset or a place in history.
+
+Statistics are merged per stats room: a push adds or replaces figures in the last known set, and every
+``STATS_UPDATE`` carries the whole merged set. A provider (``STATS_PROVIDER=module:function``) may
+recompute them, on request or every ``STATS_REFRESH_SECONDS``; it runs on a worker thread so a slow
+query does not hold the loop.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import gevent
+from pykka import Future
+
+from .base import TracedActor
+from .context import ActorContext
+from .errors import ConfigError, Conflict
+from .events import STATS_ROOM
+from .messages import Coalesce, FlushCoalesced, GetSyncStatus, Publish, PushStats, RecomputeStats, StatsComputed
+
+log = logging.getLogger("realtime.live_sync")
+
+
+def load_provider(spec: str) -> Callable[[], dict[str, Any]] | None:
+    """``module:function`` to the function, or ConfigError naming what is wrong."""
+    if not spec:
+        return None
+    module_name, _, function_name = spec.partition(":")
+    if not module_name or not function_name:
+        raise ConfigError(f"STATS_PROVIDER {spec!r}: expected module:function")
+    try:
+        provider = getattr(importlib.import_module(module_name), function_name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"STATS_PROVIDER {spec!r}: {exc}") from None
+    if not callable(provider):
+        raise ConfigError(f"STATS_PROVIDER {spec!r} is not callable")
+    return provider  # type: ignore[no-any-return]
+
+
+@dataclass(slots=True)
+class _Slot:
+    """Coalescing state of one (type, room)."""
+
+    last_sent: float = -1e9
+    pending: dict[str, Any] | None = None
+    timer: gevent.Greenlet | None = None
+
+
+@dataclass(slots=True)
+class _StatsState:
+    figures: dict[str, Any] = field(default_factory=dict)
+    updated_at: float | None = None
+
+
+class LiveSync(TracedActor):
+    """One per process."""
+
+    kind = "live-sync"
+
+    def __init__(self, ctx: ActorContext) -> None:
+        super().__init__(ctx, "live-sync")
+        self._interval = ctx.settings.coalesce_interval
+        self._slots: dict[tuple[str, str], _Slot] = {}
+        self._stats: dict[str, _StatsState] = {}
+        self._provider = load_provider(ctx.settings.stats_provider)
+        self._computing: list[Future[Any]] | None = None
+        self._last_recompute: dict[str, Any] | None = None
+        self._refresher: gevent.Greenlet | None = None
+
+    def started(self) -> None:
+        if self._provider is not None and self.ctx.settings.stats_refresh_seconds > 0:
+            self._refresher = gevent.spawn(self._refresh_loop)
+
+    def stopping(self) -> None:
+        for slot in self._slots.values():
+            if slot.timer is not None:
+                slot.timer.kill(block=False)
+        if self._refresher is not None:
+            self._refresher.kill(block=False)
+
+    def handle(self, message: Any) -> Any:
+        if isinstance(message, Coalesce):
+            self._coalesce(message.room, message.type, message.data, message.reply)
+        elif isinstance(message, FlushCoalesced):
+            self._flush(message.type, message.room)
+        elif isinstance(message, PushStats):
+            self._push_stats(message.room, message.figures, message.reply)
+        elif isinstance(message, RecomputeStats):
+            self._recompute(message.reply)
+        elif isinstance(message, StatsComputed):
+            self._computed(message.figures, message.error)
+        elif isinstance(message, GetSyncStatus):
+            return self._status()
+        else:
+            return super().handle(message)
+        return None
+
+    # --- coalescing ------------------------------------------------------------------------------
+
+    def _coalesce(self, room: str, type_: str, data: dict[str, Any], reply: Future[Any] | None) -> None:
+        key = (type_, room)
+        slot = self._slots.get(key)
+        if slot is None:
+            slot = self._slots[key] = _Slot()
+        now = time.monotonic()
+        if slot.pending is None and now - slot.last_sent >= self._interval:
+            slot.last_sent = now
+            self._publish(room, type_, data, reply)
+            self._arm(slot, type_, room, self._interval)  # to forget the slot once the spell is over
+            return
+        if slot.pending is not None:
+            self.ctx.metrics.of(type_).coalesced += 1
+        slot.pending = data
+        self._arm(slot, type_, room, max(0.0, slot.last_sent + self._interval - now))
+        if reply is not None:
+            reply.set({"room": room, "coalesced": True, "offset": None, "delivered": 0})
+
+    def _arm(self, slot: _Slot, type_: str, room: str, delay: float) -> None:
+        if slot.timer is None:
+            slot.timer = gevent.spawn_later(delay, self._tell_flush, type_, room)
+
+    def _tell_flush(self, type_: str, room: str) -> None:
+        slot = self._slots.get((type_, room))
+        if slot is not None:
+            slot.timer = None
+        try:
+            self.actor_ref.tell(FlushCoalesced(type_, room))
+        except Exception:  # noqa: BLE001 (stopped meanwhile)
+            pass
+
+    def _flush(self, type_: str, room: str) -> None:
+        slot = self._slots.get((type_, room))
+        if slot is None or slot.timer is not None:
+            return
+        if slot.pending is None:
+            del self._slots[(type_, room)]
+            return
+        data, slot.pending = slot.pending, None
+        slot.last_sent = time.monotonic()
+        self._publish(room, type_, data, None)
+        self._arm(slot, type_, room, self._interval)
+
+    def _publish(self, room: str, type_: str, data: dict[str, Any], reply: Future[Any] | None) -> None:
+        self.send(self.ctx.hub, Publish(room, type_, data, reply), "hub")  # type: ignore[arg-type]
+
+    # --- statistics ------------------------------------------------------------------------------
+
+    def _push_stats(self, room: str, figures: dict[str, Any], reply: Future[Any] | None) -> None:
+        state = self._stats.setdefault(room, _StatsState())
+        state.figures.update(figures)
+        state.updated_at = time.time()
+        self._coalesce(room, "STATS_UPDATE", dict(state.figures), reply)
+
+    def _recompute(self, reply: Future[Any] | None) -> None:
+        if self._provider is None:
+            if reply is not None:
+                reply.set_exception(exc_info=(Conflict, Conflict(
+                    "no STATS_PROVIDER is configured: push figures with {\"stats\": {...}} instead"), None))
+            return
+        if self._computing is not None:  # one computation at a time; later askers share its result
+            if reply is not None:
+                self._computing.append(reply)
+            return
+        self._computing = [reply] if reply is not None else []
+        provider = self._provider
+        result = gevent.get_hub().threadpool.spawn(provider)
+        result.rawlink(self._provider_done)
+
+    def _provider_done(self, result: Any) -> None:
+        try:
+            if result.successful():
+                message = StatsComputed(result.value, None)
+            else:
+                message = StatsComputed(None, repr(result.exception))
+            self.actor_ref.tell(message)
+        except Exception:  # noqa: BLE001 (stopped meanwhile)
+            pass
+
+    def _computed(self, figures: Any, error: str | None) -> None:
+        waiting, self._computing = self._computing or [], None
+        if error is None and not isinstance(figures, dict):
+            error = f"STATS_PROVIDER returned {type(figures).__name__}, not a dict"
+        if error is not None:
+            log.error("statistics provider failed: %s", error)
+            self._last_recompute = {"at": time.time(), "error": error}
+            for reply in waiting:
+                reply.set_exception(exc_info=(Conflict, Conflict(f"statistics provider failed: {error}"), None))
+            return
+        self._last_recompute = {"at": time.time(), "error": None}
+        state = self._stats.setdefault(STATS_ROOM, _StatsState())
+        state.figures.update(figures)
+        state.updated_at = time.time()
+        answer = {"room": STATS_ROOM, "stats": dict(state.figures)}
+        self._coalesce(STATS_ROOM, "STATS_UPDATE", dict(state.figures), None)
+        for reply in waiting:
+            reply.set(answer)
+
+    def _refresh_loop(self) -> None:
+        while True:
+            gevent.sleep(self.ctx.settings.stats_refresh_seconds)
+            try:
+                self.actor_ref.tell(RecomputeStats(None))
+            except Exception:  # noqa: BLE001 (stopped)
+                return
+
+    def _status(self) -> dict[str, Any]:
+        return {
+            "coalesceIntervalMs": round(self._interval * 1000),
+            "pendingCoalesced": sum(1 for slot in self._slots.values() if slot.pending is not None),
+            "statsProvider": self.ctx.settings.stats_provider or None,
+            "statsRefreshSeconds": self.ctx.settings.stats_refresh_seconds,
+            "lastRecompute": self._last_recompute,
+            "stats": {room: {"figures": state.figures, "updatedAt": state.updated_at}
+                      for room, state in self._stats.items()},
+        }
