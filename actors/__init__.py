@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from .config import Settings, load_settings
 from .errors import RealtimeError
+from .event_service import EventService
 from .identity import Identity
 from .system import ActorSystem
 from .tokens import TokenVerifier, issue_token
 
-__all__ = ["ActorSystem", "Identity", "RealtimeError", "Settings", "TokenVerifier", "issue_token", "load_settings"]
+__all__ = ["ActorSystem", "EventService", "Identity", "RealtimeError", "Settings", "TokenVerifier", "issue_token", "load_settings"]

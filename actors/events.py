@@ -189,3 +189,4 @@ EXAMPLES: dict[str, dict[str, Any]] = {
 }
 """A valid payload per type: the documentation's examples and the tests' fixtures."""
 assert set(EXAMPLES) == set(CATALOGUE)
+

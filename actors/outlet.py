@@ -109,12 +109,27 @@ class Outlet:
         self._queued_bytes += len(frame)
         self._metrics.frames_out += 1
         if len(queue) > self._max_frames or self._queued_bytes > self._max_bytes:
-            self._overflow()
-            return False
+            if self._writer is None and not self._held:
+                self.flush()  # a burst to a reading socket: let the kernel take it before judging
+            if len(self._queue) > self._max_frames or self._queued_bytes > self._max_bytes:
+                self._overflow()
+                return False
         if not self._dirty and self._writer is None and not self._held:
             self._dirty = True
             self._flusher.mark(self)
         return True
+
+    def replay(self, frames: list[bytes]) -> None:
+        """Queue a recovery replay; bounded by the room's history size, not by the outbox bound."""
+        if self.closing:
+            return
+        for frame in frames:
+            self._queue.append((frame, None, None))
+            self._queued_bytes += len(frame)
+        self._metrics.frames_out += len(frames)
+        if frames and not self._dirty and self._writer is None and not self._held:
+            self._dirty = True
+            self._flusher.mark(self)
 
     def release(self, first: bytes) -> None:
         """Put ``first`` (CONNECTED) ahead of anything rooms queued meanwhile, and start writing."""

@@ -119,8 +119,7 @@ class RoomActor(TracedActor):
             data["ref"] = message.ref
         outlet = message.outlet
         outlet.offer(text_frame(server_frame("SUBSCRIBED", data)))
-        for frame in replay:
-            outlet.offer(frame)
+        outlet.replay(replay)
 
     def _leave(self, message: Leave) -> None:
         outlet = self.members.pop(message.connection_id, None)

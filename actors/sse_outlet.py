@@ -15,6 +15,7 @@ import json
 import time
 from typing import Any
 
+import gevent
 from gevent.event import Event
 
 from .metrics import Metrics
@@ -59,12 +60,25 @@ def close_event(frame: bytes) -> bytes:
 class SseOutlet(Outlet):
     """An Outlet whose frames are pulled by ``next_chunk`` instead of written to a socket."""
 
-    __slots__ = ("_wake", "_finished")
+    __slots__ = ("_wake", "_finished", "_watcher")
 
     def __init__(self, connection_id: str, sock: Any, flusher: Flusher, metrics: Metrics, **limits: Any) -> None:
         super().__init__(connection_id, sock, flusher, metrics, **limits)
         self._wake = Event()
         self._finished = False
+        self._watcher: gevent.Greenlet | None = gevent.spawn(self._watch_peer)
+
+    def _watch_peer(self) -> None:
+        """An SSE client never sends; a read returning means it closed (or broke) the connection.
+
+        Without this a departed client would be noticed only at the next write, up to a heartbeat later.
+        """
+        try:
+            self._sock.recv(1)
+        except OSError:
+            pass
+        self._watcher = None
+        self.abort()
 
     def flush(self) -> None:
         self._dirty = False
@@ -79,6 +93,9 @@ class SseOutlet(Outlet):
 
     def dispose(self) -> None:
         super().dispose()
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None and watcher is not gevent.getcurrent():
+            watcher.kill(block=False)
         self._wake.set()
 
     def next_chunk(self, timeout: float) -> bytes | None:

@@ -19,8 +19,9 @@ from .connection import ConnectionActor
 from .context import ActorContext
 from . import events
 from .errors import RealtimeError, Unavailable
+from .event_service import EventService
 from .hub import Hub
-from .live_sync import LiveSync
+from .live_sync import LiveSync, load_provider
 from .identity import Identity
 from .messages import (
     ClientFrame,
@@ -70,11 +71,14 @@ class ActorSystem:
         self._heartbeat: gevent.Greenlet | None = None
         self.notifications: pykka.ActorRef[Any] | None = None
         self.live_sync: pykka.ActorRef[Any] | None = None
+        self.events = EventService(self)
+        """Typed publishing for code inside the server process (one method per event type)."""
         self.running = False
 
     # --- lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> ActorSystem:
+        load_provider(self.settings.stats_provider)  # a bad STATS_PROVIDER fails here, before any actor starts
         self.ctx = ActorContext(self.settings, self.tracer, self.metrics, Flusher(self.metrics), self.policy,
                                 self.verifier, store=self.store)
         self.ctx.hub = Hub.start(self.ctx)

@@ -74,3 +74,55 @@ class ConnectionClosed(Exception):
 
 def _close_code(payload: bytes) -> int | None:
     return struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+
+
+class SseClient:
+    """Reads ``/sse`` as a browser's EventSource would: events, ids and comment lines."""
+
+    def __init__(self, port: int, token: str | None, rooms: str = "", *, since: str = "",
+                 last_event_id: str | None = None, origin: str | None = None, timeout: float = 5.0) -> None:
+        import requests
+
+        params = {"rooms": rooms}
+        if token:
+            params["token"] = token
+        if since:
+            params["since"] = since
+        headers = {"Accept": "text/event-stream"}
+        if last_event_id:
+            headers["Last-Event-ID"] = last_event_id
+        if origin:
+            headers["Origin"] = origin
+        self.response = requests.get(f"http://127.0.0.1:{port}/sse", params=params, headers=headers, stream=True,
+                                     timeout=timeout)
+        self.status = self.response.status_code
+        self._lines = self.response.iter_lines(chunk_size=1, decode_unicode=True)
+        self.comments: list[str] = []
+
+    def next_event(self) -> dict[str, Any]:
+        """The next event as ``{event, id?, data}``; comment lines are collected in ``comments``."""
+        event: dict[str, Any] = {}
+        for line in self._lines:
+            if line == "":
+                if "event" in event or "data" in event:
+                    return event
+                continue
+            if line.startswith(":"):
+                self.comments.append(line[1:].strip())
+                continue
+            name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if name == "data":
+                event["data"] = json.loads(value)
+            elif name in ("event", "id", "retry"):
+                event[name] = value
+        raise ConnectionClosed(None)
+
+    def next_of(self, type_: str) -> dict[str, Any]:
+        while True:
+            event = self.next_event()
+            if event.get("event") == type_:
+                return event
+
+    def close(self) -> None:
+        self.response.close()

@@ -60,8 +60,13 @@ class RealtimeServer:
     def start(self) -> RealtimeServer:
         settings = self.settings
         self.store = Store(settings.database_url)
-        migrate(self.store)
-        self.system = ActorSystem(settings, self.store).start()
+        try:
+            migrate(self.store)
+            self.system = ActorSystem(settings, self.store).start()
+        except Exception:
+            self.store.close()
+            self.store = None
+            raise
         system = self.system
         app = create_app(system, self.store)
         handler = type("Handler", (_Handler,), {"send_buffer": settings.socket_send_buffer})

@@ -106,6 +106,13 @@ def test_the_same_key_gives_one_row_and_the_original_answer(store):
     [someone_else] = create(store, nt.CreateRequest("admin2", draft(userId="a"), key="k1"))
     assert not someone_else.replayed
     assert store.run(lambda: nt.Notification.select().count()) == 2
+    mixed = create(store, nt.CreateRequest("admin", draft(userId="a"), key="k2"),
+                   nt.CreateRequest("admin", draft(userId="b"), key="k2"),  # same key, other body, same batch
+                   nt.CreateRequest("admin", draft(userId="a", title="changed"), key="k1"),
+                   nt.CreateRequest("admin", draft(userId="c")))
+    assert [o.status for o in mixed] == [201, 409, 409, 201]
+    assert isinstance(mixed[1].error, Conflict) and isinstance(mixed[2].error, Conflict)
+    assert store.run(lambda: nt.Notification.select().count()) == 4
 
 
 def test_an_expired_key_creates_again(store):

@@ -1,0 +1,40 @@
+"""docs/events.md generated from the event catalogue, so the documentation cannot drift from the code."""
+
+from __future__ import annotations
+
+from .events import EXAMPLES, catalogue_table
+
+
+def render_doc() -> str:
+    """docs/events.md: the catalogue table, the routing rules and an example of each payload."""
+    import json
+
+    parts = [
+        "# Events\n\n",
+        "Generated from `actors/events.py` by `python -m actors.events_docs > docs/events.md`; a test fails when\n",
+        "it is out of date. Publish with `POST /api/live-sync` (`{\"type\", \"room\"?, \"data\"}`, ADMIN or\n",
+        "SERVICE token) or in the server process with `ActorSystem.events` (`EventService`, one method per\n",
+        "type). Both go through the same validation: a bad payload is 400 `BAD_REQUEST` with one entry per bad\n",
+        "field in `error.fields` (`data.leadId: required`), an unknown type 400 `UNKNOWN_TYPE`, a bad room\n",
+        "400 `INVALID_ROOM`; nothing is published by a failed request.\n\n",
+        "Ids may be strings or integers and are routed as strings. Fields not listed pass through unchanged.\n",
+        "Without a `room`, an event goes to the type's default rooms. `LEAD_ASSIGNED` goes to two rooms; the\n",
+        "answer is then the first room's `{room, epoch, offset, delivered}` plus `rooms`, one entry per room.\n\n",
+        "`CAMPAIGN_PROGRESS` (per room) and `STATS_UPDATE` (per room) are coalesced: at most one per\n",
+        "`COALESCE_INTERVAL` (250 ms) goes out, the first of a quiet spell at once and the latest held value at\n",
+        "the end of the interval, so the last value of a burst always goes out. A held update answers\n",
+        "`{room, coalesced: true, offset: null, delivered: 0}` and takes no offset. `STATS_UPDATE` figures are\n",
+        "merged into the room's last known set and every update carries the whole set; a client subscribing\n",
+        "to a room gets its latest `STATS_UPDATE` and `CAMPAIGN_PROGRESS` right after `SUBSCRIBED`.\n",
+        "`POST /api/live-sync/stats` takes `{\"stats\": {...}, \"room\"?}` (a push) or `{\"recompute\": true}`\n",
+        "(asks `STATS_PROVIDER`, answers 200 with the figures, 409 when there is no provider or it failed).\n\n",
+        catalogue_table(),
+        "\n## Examples\n\n",
+    ]
+    for type_ in sorted(EXAMPLES):
+        parts.append(f"`{type_}`\n```json\n{json.dumps(EXAMPLES[type_])}\n```\n\n")
+    return "".join(parts)
+
+
+if __name__ == "__main__":
+    print(render_doc(), end="")
