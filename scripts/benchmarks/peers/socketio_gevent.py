@@ -1,0 +1,116 @@
+"""Benchmark peer "socketio": python-socketio 5.x in gevent mode (gevent-websocket transport).
+
+Not part of the product: the off-the-shelf alternative our server is compared with.
+
+    python socketio_gevent.py --port 8102 --jwt-secret S
+
+- Socket.IO endpoint ``/socket.io/`` (clients use the WebSocket transport directly). The HS256 JWT
+  comes in the CONNECT packet's auth payload (``{"token": ...}``) or as ``?token=``; a bad token
+  refuses the connection. Every accepted client joins the room ``bench``.
+- ``POST /publish`` with a JSON event body ``{"type": ..., "data": {...}}``: ``emit(type, body,
+  room="bench")``; answers 202 ``{"delivered": <room size>}`` once python-socketio has queued it.
+- ``GET /health``: 200 ``{"connections": n}``.
+
+Requires ``pip install -r scripts/benchmarks/requirements.txt``.
+"""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import socket  # noqa: E402
+import sys  # noqa: E402
+from importlib.metadata import version  # noqa: E402
+from urllib.parse import parse_qs  # noqa: E402
+
+import jwt  # noqa: E402
+import socketio  # noqa: E402
+from gevent import pywsgi  # noqa: E402
+from geventwebsocket.handler import WebSocketHandler  # noqa: E402
+
+ROOM = "bench"
+MAX_BODY = 64 * 1024
+
+
+class NoDelayServer(pywsgi.WSGIServer):
+    def handle(self, sock, address):
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # FINDINGS trap 8
+        except OSError:
+            pass
+        return super().handle(sock, address)
+
+
+def build(secret: str):
+    sio = socketio.Server(async_mode="gevent", cors_allowed_origins="*",
+                          logger=False, engineio_logger=False)
+    state = {"connections": 0}
+
+    @sio.event
+    def connect(sid, environ, auth=None):
+        token = (auth or {}).get("token") if isinstance(auth, dict) else None
+        if not token:
+            token = parse_qs(environ.get("QUERY_STRING", "")).get("token", [""])[0]
+        try:
+            jwt.decode(token, secret, algorithms=["HS256"],
+                       options={"require": ["exp", "iat", "sub"]})
+        except jwt.PyJWTError:
+            raise socketio.exceptions.ConnectionRefusedError("unauthorized") from None
+        sio.enter_room(sid, ROOM)
+        state["connections"] += 1
+        return True
+
+    @sio.event
+    def disconnect(sid, *args):
+        state["connections"] -= 1
+
+    def rest(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path == "/publish" and environ.get("REQUEST_METHOD") == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            if length <= 0 or length > MAX_BODY:
+                start_response("400 Bad Request", [("Content-Type", "application/json")])
+                return [b'{"error":"bad body"}']
+            try:
+                body = json.loads(environ["wsgi.input"].read(length))
+            except ValueError:
+                start_response("400 Bad Request", [("Content-Type", "application/json")])
+                return [b'{"error":"not json"}']
+            sio.emit(str(body.get("type", "event")), body, room=ROOM)
+            out = json.dumps({"delivered": state["connections"]}).encode()
+            start_response("202 Accepted", [("Content-Type", "application/json"),
+                                            ("Content-Length", str(len(out)))])
+            return [out]
+        if path == "/health":
+            out = json.dumps({"connections": state["connections"]}).encode()
+            start_response("200 OK", [("Content-Type", "application/json"),
+                                      ("Content-Length", str(len(out)))])
+            return [out]
+        start_response("404 Not Found", [("Content-Length", "0")])
+        return [b""]
+
+    return socketio.WSGIApp(sio, rest)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--jwt-secret", required=True)
+    ap.add_argument("--backlog", type=int, default=4096)
+    args = ap.parse_args(argv)
+    server = NoDelayServer((args.host, args.port), build(args.jwt_secret),
+                           handler_class=WebSocketHandler, backlog=args.backlog, log=None)
+    print(f"socketio_gevent (python-socketio {version('python-socketio')}) listening on "
+          f"{args.host}:{args.port}", file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,957 @@
+#!/usr/bin/env python3
+"""Benchmark orchestrator behind ``scripts/bench`` (see docs/benchmarks.md).
+
+For each N and each system: start the server on 127.0.0.1 in its own process group, start the
+Node.js load generator (a separate process), read the server's RSS and CPU from /proc at every
+phase mark the load generator prints, stop the server, and at the end write a Markdown report and
+a JSON dump. Standard library only; the peers need gevent, gevent-websocket, PyJWT and (for
+"socketio") python-socketio from requirements.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import datetime as dt
+import http.client
+import json
+import os
+import platform
+import queue
+import resource
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+LOADGEN_DIR = HERE / "loadgen"
+PEERS_DIR = HERE / "peers"
+DEFAULT_MD = REPO / "docs" / "benchmarks.md"
+DEFAULT_JSON = REPO / "docs" / "benchmarks.json"
+ALL_SYSTEMS = ("raw", "socketio", "ours", "ours-inproc")
+DEFAULT_SYSTEMS = ("raw", "socketio", "ours")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+# "ours": rooms and event types. LEAD_UPDATED is never coalesced, so every published event must
+# reach every client and the counts stay comparable with the peers (CAMPAIGN_PROGRESS may be).
+OURS_ROOM = "lead:bench"
+OURS_REST_ROOM = "lead:benchrest"
+OURS_EVENT = "LEAD_UPDATED"
+OURS_CLIENT_CLAIMS = {"rooms": ["lead:*", "campaign:*"]}
+OURS_EXTRA_DATA = '{"leadId": "bench"}'  # LEAD_UPDATED's schema requires data.leadId
+DEFAULT_OURS_CMD = "realtime-server serve --host 127.0.0.1 --port {port} --jwt-secret {secret}"
+
+OURS_INPROC_TODO = (
+    "TODO: 'ours-inproc' needs an in-process publish API in the server (publish straight into the "
+    "room from Python, no HTTP/JSON/auth on the way in). When it exists, add a wrapper "
+    "scripts/benchmarks/peers/ours_inproc.py that starts our app and exposes POST /publish calling "
+    "that API, and register it in SYSTEM_SPECS like 'raw' (see docs/benchmarks.md)."
+)
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+class Skip(Exception):
+    """The system cannot be measured in this run; the reason goes into the report."""
+
+
+# ---------------------------------------------------------------------------- child processes
+
+_children: list[subprocess.Popen] = []
+_nofile_hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+
+
+def _child_setup() -> None:  # runs in the child between fork and exec
+    try:
+        hard = _nofile_hard if _nofile_hard != resource.RLIM_INFINITY else 1 << 20
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError):
+        pass
+    try:  # die with the orchestrator even if it is SIGKILLed
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def spawn(cmd, **kw) -> subprocess.Popen:
+    proc = subprocess.Popen(cmd, preexec_fn=_child_setup, start_new_session=True, **kw)
+    _children.append(proc)
+    return proc
+
+
+def stop(proc: subprocess.Popen, grace: float = 5.0) -> None:
+    if proc.poll() is None:
+        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                proc.wait(timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+    else:  # the leader is gone; its group may not be
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    if proc in _children:
+        _children.remove(proc)
+
+
+def stop_all() -> None:
+    for proc in list(_children):
+        stop(proc, grace=2.0)
+
+
+def _on_signal(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+# ---------------------------------------------------------------------------- /proc readings
+
+def _session_pids(sid: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid:  # fields[3] is the session id
+            pids.append(int(entry))
+    return pids
+
+
+def _cpu_line() -> list[int]:
+    with open("/proc/stat") as f:
+        return [int(x) for x in f.readline().split()[1:]]
+
+
+def machine_busy_sec() -> float:
+    """CPU seconds the whole machine spent busy (all CPUs, everything but idle and iowait)."""
+    fields = _cpu_line()
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    guest = sum(fields[8:10]) if len(fields) > 9 else 0  # already counted in user/nice
+    return (sum(fields) - idle - guest) / CLK_TCK
+
+
+def machine_irq_sec() -> float:
+    """CPU seconds in hard and soft interrupts (loopback TCP delivery), charged to no process."""
+    fields = _cpu_line()
+    return (fields[5] + fields[6]) / CLK_TCK
+
+
+def wait_idle(max_wait: float, threshold_pct: float = 15.0) -> dict:
+    """Wait (bounded) until the machine is nearly idle; other work skews every figure."""
+    t0 = time.monotonic()
+    while True:
+        b0 = machine_busy_sec()
+        time.sleep(0.5)
+        busy_pct = 200 * (machine_busy_sec() - b0)
+        waited = time.monotonic() - t0
+        if busy_pct < threshold_pct or waited >= max_wait:
+            return {"busyPctOfOneCore": round(busy_pct, 1), "waitedSec": round(waited, 1),
+                    "idle": busy_pct < threshold_pct}
+
+
+def all_ticks() -> dict[int, tuple[str, int, int, int]]:
+    """pid -> (command name, session id, utime + stime ticks, parent pid) for every process."""
+    out = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                head, rest = f.read().rsplit(")", 1)
+            fields = rest.split()
+            out[int(entry)] = (head.split("(", 1)[1], int(fields[3]), int(fields[11]) + int(fields[12]),
+                               int(fields[1]))
+        except (OSError, IndexError, ValueError):
+            continue
+    return out
+
+
+def other_processes(before: dict, after: dict, exclude_sids: set[int], wall: float) -> tuple[float, list[str]]:
+    """CPU seconds used by user-space processes other than ours between two all_ticks() snapshots,
+    and the busiest of them. Kernel threads (ksoftirqd, kworker: children of kthreadd) are left
+    out: they mostly carry our own loopback traffic."""
+    total = 0.0
+    used = []
+    for pid, (name, sid, ticks, ppid) in after.items():
+        if sid in exclude_sids or pid == os.getpid() or pid == 2 or ppid == 2:
+            continue
+        delta = (ticks - before.get(pid, (name, sid, 0, ppid))[2]) / CLK_TCK
+        total += delta
+        if delta > 0.02:
+            used.append((delta, f"{name} (pid {pid}): {100 * delta / wall:.0f}%"))
+    return total, [text for _, text in sorted(used, reverse=True)[:4]]
+
+
+def proc_sample(sid: int) -> dict:
+    """RSS, peak RSS and CPU seconds summed over every process of the server's session."""
+    rss = hwm = 0
+    ticks = 0
+    pids = _session_pids(sid)
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        rss += int(line.split()[1])
+                    elif line.startswith("VmHWM:"):
+                        hwm += int(line.split()[1])
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime + stime
+        except OSError:
+            continue
+    return {"t": time.time(), "rssKiB": rss, "hwmKiB": hwm, "cpuSec": ticks / CLK_TCK,
+            "processes": len(pids), "machineBusySec": machine_busy_sec(),
+            "machineIrqSec": machine_irq_sec()}
+
+
+# ---------------------------------------------------------------------------- systems
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _which(cmd: str) -> str | None:
+    # the Python environment the peers run in comes first: that is where `pip install` put it
+    path = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+    return shutil.which(cmd, path=path)
+
+
+def system_spec(name: str, port: int, secret: str, args) -> dict:
+    py = sys.executable
+    if name == "raw":
+        return {"cmd": [py, str(PEERS_DIR / "raw_gevent.py"), "--port", str(port),
+                         "--jwt-secret", secret],
+                "env": {}, "health": "/health", "loadgen": {
+                    "kind": "raw", "publishPath": "/publish", "rooms": [], "burstRoom": "bench",
+                    "pacedRoom": "bench", "burstType": "LEAD_UPDATED", "pacedType": "LEAD_UPDATED"}}
+    if name == "socketio":
+        try:
+            import socketio  # noqa: F401
+        except ImportError as e:
+            raise Skip(f"python-socketio is not installed ({e}); run "  # noqa: B904
+                       "`pip install -r scripts/benchmarks/requirements.txt`")
+        return {"cmd": [py, str(PEERS_DIR / "socketio_gevent.py"), "--port", str(port),
+                         "--jwt-secret", secret],
+                "env": {}, "health": "/health", "loadgen": {
+                    "kind": "socketio", "publishPath": "/publish", "rooms": [],
+                    "burstRoom": "bench", "pacedRoom": "bench", "burstType": "LEAD_UPDATED",
+                    "pacedType": "LEAD_UPDATED"}}
+    if name == "ours":
+        cmd = shlex.split(args.ours_cmd.format(port=port, secret=secret))
+        exe = _which(cmd[0])
+        if exe is None:
+            raise Skip(f"`{cmd[0]}` is not on PATH (our server is not installed in this "
+                       "environment yet): 'ours' skipped")
+        cmd[0] = exe
+        env = {"WEBSOCKET_DEBUG": "false"}
+        for kv in args.ours_env:
+            k, _, v = kv.partition("=")
+            env[k] = v
+        rooms = [OURS_ROOM] if args.ours_paced_room == OURS_ROOM else [OURS_ROOM, args.ours_paced_room]
+        return {"cmd": cmd, "env": env, "health": "/api/ws", "loadgen": {
+            "kind": "ours", "publishPath": "/api/live-sync", "wsPath": "/ws", "rooms": rooms,
+            "burstRoom": OURS_ROOM, "pacedRoom": args.ours_paced_room, "burstType": OURS_EVENT,
+            "pacedType": args.ours_paced_type, "restType": OURS_EVENT,
+            "clientRole": "EMPLOYEE", "clientClaims": OURS_CLIENT_CLAIMS,
+            "extraData": json.loads(args.ours_extra_data),
+            "rest": {"room": OURS_REST_ROOM}}}
+    if name == "ours-inproc":
+        raise Skip(OURS_INPROC_TODO)
+    raise Skip(f"unknown system {name!r}")
+
+
+def wait_ready(proc: subprocess.Popen, port: int, path: str, timeout: float, logfile: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise Skip(f"server exited with code {proc.returncode} before it was ready; "
+                       f"log tail: {tail(logfile)}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1.0)
+            conn.request("GET", path)
+            conn.getresponse().read()
+            conn.close()
+            return  # any HTTP answer (even 401) means it is serving
+        except (OSError, http.client.HTTPException):
+            time.sleep(0.2)
+    raise Skip(f"server did not answer HTTP on port {port} within {timeout:.0f} s; "
+               f"log tail: {tail(logfile)}")
+
+
+def tail(path: Path, n: int = 600) -> str:
+    try:
+        data = path.read_bytes()[-n:].decode("utf-8", "replace")
+    except OSError:
+        return "(no log)"
+    return " | ".join(line for line in data.splitlines() if line.strip()) or "(empty log)"
+
+
+# ---------------------------------------------------------------------------- load generator
+
+def ensure_loadgen() -> None:
+    if (LOADGEN_DIR / "node_modules" / "ws" / "package.json").exists():
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        sys.exit("npm not found: Node.js 18+ and npm are needed for the load generator")
+    sub = "ci" if (LOADGEN_DIR / "package-lock.json").exists() else "install"
+    log(f"installing the load generator's dependencies (npm {sub}) in {LOADGEN_DIR}")
+    subprocess.run([npm, sub, "--no-audit", "--no-fund"], cwd=LOADGEN_DIR, check=True,
+                   timeout=300, stdout=sys.stderr)
+
+
+def run_loadgen(cfg: dict, server_sid: int, settle: float, phase_idle_wait: float) -> tuple[dict, dict]:
+    """Run one load generator; return (its result, server samples keyed by mark name)."""
+    node = shutil.which("node")
+    proc = spawn([node, str(LOADGEN_DIR / "loadgen.js"), json.dumps(cfg)],
+                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, text=True)
+    lines: queue.Queue = queue.Queue()
+
+    assert proc.stdout is not None and proc.stdin is not None
+
+    def reader():
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=reader, daemon=True).start()
+    marks: dict[str, dict] = {}
+    snapshots: dict[str, dict] = {}
+    result: dict = {}
+    deadline = time.monotonic() + cfg["deadlineMs"] / 1000 + 30
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                result = {"error": "load generator overran its deadline; killed"}
+                break
+            try:
+                line = lines.get(timeout=min(left, 5.0))
+            except queue.Empty:
+                continue
+            if line is None:
+                if not result:
+                    result = {"error": f"load generator exited (code {proc.wait(5)}) without a result"}
+                break
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                log(f"loadgen stdout (not JSON): {line.strip()[:200]}")
+                continue
+            if msg.get("mark") == "ready":  # before a measured phase: wait (bounded) for quiet
+                marks[f"ready_{msg.get('phase')}"] = wait_idle(phase_idle_wait)
+                proc.stdin.write("go\n")
+                proc.stdin.flush()
+            elif "mark" in msg:
+                sample = proc_sample(server_sid)
+                sample["loadgenT"] = msg["t"]
+                marks[msg["mark"]] = sample
+                name = msg["mark"]
+                snapshots[name] = all_ticks()
+                if name.endswith("_end") and name[:-4] + "_start" in snapshots:
+                    start = marks[name[:-4] + "_start"]
+                    wall = max(1e-3, (msg["t"] - start["loadgenT"]) / 1000)
+                    sample["otherProcessesCpuSec"], sample["topOtherProcesses"] = other_processes(
+                        snapshots[name[:-4] + "_start"], snapshots[name], {server_sid, proc.pid}, wall)
+                if msg["mark"] == "connected":
+                    time.sleep(settle)  # let the allocator settle before the memory reading
+                    marks["connected_settled"] = proc_sample(server_sid)
+                    proc.stdin.write("go\n")
+                    proc.stdin.flush()
+            elif "result" in msg:
+                result = msg["result"]
+                break
+    finally:
+        stop(proc, grace=3.0)
+    result["pid"] = proc.pid
+    return result, marks
+
+
+# ---------------------------------------------------------------------------- one measurement
+
+def phase_config(args, n: int) -> dict:
+    quick = args.quick
+    burst_events = args.burst_events
+    paced_seconds = args.paced_seconds if args.paced_seconds is not None else (3 if quick else 10)
+    connect_deadline = max(30_000, n * 15)
+    burst_timeout = max(30_000, burst_events * n // 5)
+    rest_requests = args.rest_requests if args.rest_requests is not None else (200 if quick else 2000)
+    cfg = {
+        "n": n, "host": "127.0.0.1", "eventBytes": args.event_bytes,
+        "slowFraction": args.slow_readers,
+        "connectConcurrency": args.connect_concurrency, "connectTimeoutMs": 30_000,
+        "connectDeadlineMs": connect_deadline,
+        "settleMs": 300 if quick else 1000,
+        "requestTimeoutMs": 30_000,
+        "warmupEvents": 5,
+        "burst": {"events": burst_events, "concurrency": 4, "timeoutMs": burst_timeout,
+                  "repeat": args.burst_repeat if args.burst_repeat is not None else (1 if quick else 3)},
+        "paced": {"rate": args.paced_rate, "seconds": paced_seconds, "drainTimeoutMs": 30_000},
+        "restSpec": {"requests": rest_requests, "concurrency": args.rest_concurrency,
+                     "subscribers": 10, "timeoutMs": 30_000, "drainTimeoutMs": 15_000},
+    }
+    cfg["deadlineMs"] = int(connect_deadline + burst_timeout * (cfg["burst"]["repeat"] + 1)
+                            + paced_seconds * 1000 + 30_000 + 45_000
+                            + 8 * cfg["settleMs"] + 30_000)
+    return cfg
+
+
+def measure(name: str, n: int, args, logdir: Path) -> dict:
+    rec: dict = {"system": name, "n": n, "status": "ok"}
+    port = free_port()
+    secret = "bench-" + secrets.token_hex(24)  # >= 32 bytes (FINDINGS trap 12)
+    try:
+        spec = system_spec(name, port, secret, args)
+    except Skip as e:
+        rec.update(status="skipped", reason=str(e))
+        log(f"N={n} {name}: SKIPPED: {e}")
+        return rec
+    idle = wait_idle(args.wait_idle)
+    rec["machineBeforeStart"] = idle
+    if not idle["idle"]:
+        log(f"N={n} {name}: WARNING: the machine is busy ({idle['busyPctOfOneCore']:.0f}% of a core "
+            f"used by other processes) after waiting {idle['waitedSec']:.0f} s; figures will suffer")
+    logfile = logdir / f"{name}-{n}.log"
+    env = dict(os.environ, **spec["env"])
+    log(f"N={n} {name}: starting `{shlex.join(spec['cmd']).replace(secret, '<secret>')}` "
+        f"(log: {logfile})")
+    with open(logfile, "wb") as lf:
+        server = spawn(spec["cmd"], stdout=lf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                       env=env, cwd=logdir)
+    try:
+        try:
+            wait_ready(server, port, spec["health"], args.start_timeout, logfile)
+        except Skip as e:
+            rec.update(status="skipped", reason=str(e))
+            log(f"N={n} {name}: SKIPPED: {e}")
+            return rec
+        time.sleep(1.0)
+        before = proc_sample(server.pid)
+        cfg = phase_config(args, n)
+        lg = dict(spec["loadgen"])
+        rest_spec = cfg.pop("restSpec")
+        if "rest" in lg:
+            lg["rest"] = dict(rest_spec, **lg["rest"])
+        cfg.update(lg, port=port, secret=secret, label=f"{name} N={n}")
+        cfg["deadlineMs"] += int(8 * (args.phase_wait_idle + 1) * 1000)
+        result, marks = run_loadgen(cfg, server.pid, settle=0.3 if args.quick else 1.0,
+                                    phase_idle_wait=args.phase_wait_idle)
+        after = proc_sample(server.pid)
+        rec.update(port=port, serverPid=server.pid, serverCmd=[c.replace(secret, "<secret>") for c in spec["cmd"]],
+                   serverEnv=spec["env"], serverLog=str(logfile), loadgen=result,
+                   server={"before": before, "marks": marks, "after": after,
+                           "alive": server.poll() is None})
+        if result.get("error"):
+            rec["status"] = "failed"
+            rec["reason"] = result["error"]
+        if server.poll() is not None:
+            rec["status"] = "failed"
+            rec["reason"] = (f"server exited with code {server.returncode} during the run; "
+                             f"log tail: {tail(logfile)}")
+        derive(rec)
+        return rec
+    finally:
+        stop(server)
+        time.sleep(0.5)
+
+
+def derive(rec: dict) -> None:
+    """Headline figures computed from the raw readings."""
+    lg = rec.get("loadgen") or {}
+    srv = rec.get("server") or {}
+    marks = srv.get("marks", {})
+    d: dict = {}
+    conn = lg.get("connect") or {}
+    ready = conn.get("ready") or 0
+    settled = marks.get("connected_settled") or marks.get("connected")
+    if settled and ready:
+        d["kibPerConnection"] = (settled["rssKiB"] - srv["before"]["rssKiB"]) / ready
+        d["rssConnectedMiB"] = settled["rssKiB"] / 1024
+    d["rssBeforeMiB"] = srv.get("before", {}).get("rssKiB", 0) / 1024
+    if srv.get("after"):
+        d["rssEndMiB"] = srv["after"]["rssKiB"] / 1024
+        d["rssPeakMiB"] = srv["after"]["hwmKiB"] / 1024
+    for ph in ("burst", "paced", "rest"):
+        name = _get(lg, "phases.burst.name") if ph == "burst" else ph
+        a, b = marks.get(f"{name}_start"), marks.get(f"{name}_end")
+        if a and b:
+            wall = (b["loadgenT"] - a["loadgenT"]) / 1000
+            d[f"{ph}ServerCpuSec"] = b["cpuSec"] - a["cpuSec"]
+            d[f"{ph}WallSec"] = wall
+            p = (lg.get("phases") or {}).get(ph) or {}
+            if "loadgenCpuSec" in p and wall > 0:
+                d[f"{ph}LoadgenCpuPct"] = 100 * p["loadgenCpuSec"] / wall
+                d[f"{ph}ServerCpuPct"] = 100 * d[f"{ph}ServerCpuSec"] / wall
+                if "machineBusySec" in a and "machineBusySec" in b:
+                    busy = 100 * (b["machineBusySec"] - a["machineBusySec"]) / wall
+                    d[f"{ph}MachineBusyPct"] = busy
+                    # irq + softirq: partly also charged to the processes that ran them
+                    d[f"{ph}IrqCpuPct"] = 100 * (b.get("machineIrqSec", 0) - a.get("machineIrqSec", 0)) / wall
+                if "otherProcessesCpuSec" in b:
+                    d[f"{ph}OtherCpuPct"] = 100 * b["otherProcessesCpuSec"] / wall
+    burst = lg.get("phases", {}).get("burst") or {}
+    if burst.get("delivered"):
+        d["burstLoadgenUsPerDelivery"] = 1e6 * burst["loadgenCpuSec"] / burst["delivered"]
+    if marks.get("connected") and "before" in srv:
+        d["connectServerCpuSec"] = marks["connected"]["cpuSec"] - srv["before"]["cpuSec"]
+    rec["derived"] = d
+
+
+# ---------------------------------------------------------------------------- report
+
+def machine_info() -> dict:
+    info: dict = {"nproc": os.cpu_count(), "nprocAvailable": len(os.sched_getaffinity(0)),
+                  "kernel": platform.release(), "python": platform.python_version(),
+                  "pythonExecutable": sys.executable}
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    info["memTotalGiB"] = round(int(line.split()[1]) / 1048576, 1)
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        info["node"] = subprocess.run(["node", "--version"], capture_output=True, text=True,
+                                      timeout=10).stdout.strip()
+        info["ws"] = json.loads((LOADGEN_DIR / "node_modules" / "ws" / "package.json")
+                                .read_text())["version"]
+    except (OSError, ValueError, subprocess.SubprocessError):
+        pass
+    pkgs = {}
+    for dist in ("gevent", "gevent-websocket", "PyJWT", "python-socketio", "python-engineio",
+                 "pykka", "Flask"):
+        try:
+            pkgs[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    info["packages"] = pkgs
+    info["nofileHardLimit"] = _nofile_hard
+    try:
+        rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=10)
+        info["gitHead"] = rev.stdout.strip() or None
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10)
+        info["gitDirty"] = bool(dirty.stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return info
+
+
+def _get(rec: dict, path: str):
+    cur = rec
+    for part in path.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return None
+        cur = cur[part]
+    return cur
+
+
+def _frac(rec, phase):
+    p = _get(rec, f"loadgen.phases.{phase}")
+    if not p:
+        return None
+    return f"{p['delivered']:,}/{p['expected']:,}"
+
+
+def _runs(rec):
+    runs = _get(rec, "loadgen.phases.burst.runsDeliveriesPerSec")
+    return ", ".join(f"{x:,}" for x in runs) if runs else None
+
+
+def _ready(rec):
+    ready = _get(rec, "loadgen.connect.ready")
+    return None if ready is None else f"{ready:,}/{rec['n']:,}"
+
+
+# (label, path into the record or a function of it, format, show ratios?)
+METRICS: list[tuple[str, Any, str, bool]] = [
+    ("connect time for N clients (s)", "loadgen.connect.seconds", "{:.2f}", True),
+    ("clients ready", _ready, "{}", False),
+    ("handshake p99 (ms)", "loadgen.connect.handshakeMs.p99", "{:.1f}", True),
+    ("server KiB per connection", "derived.kibPerConnection", "{:.1f}", True),
+    ("burst: deliveries/s", "loadgen.phases.burst.deliveriesPerSec", "{:,.0f}", True),
+    ("burst: delivered", lambda r: _frac(r, "burst"), "{}", False),
+    ("burst: every run (deliveries/s)", _runs, "{}", False),
+    ("burst: delivery latency p99 (ms)", "loadgen.phases.burst.latencyMs.p99", "{:.1f}", True),
+    ("burst: server CPU (% of one core)", "derived.burstServerCpuPct", "{:.0f}", False),
+    ("burst: load generator CPU (% of one core)", "derived.burstLoadgenCpuPct", "{:.0f}", False),
+    ("burst: load generator CPU per delivery (µs)", "derived.burstLoadgenUsPerDelivery", "{:.1f}", False),
+    ("burst: whole machine busy (% of one core)", "derived.burstMachineBusyPct", "{:.0f}", False),
+    ("burst: other processes (% of one core)", "derived.burstOtherCpuPct", "{:.0f}", False),
+    ("paced: latency p50 (ms)", "loadgen.phases.paced.latencyMs.p50", "{:.1f}", True),
+    ("paced: latency p99 (ms)", "loadgen.phases.paced.latencyMs.p99", "{:.1f}", True),
+    ("paced: delivered", lambda r: _frac(r, "paced"), "{}", False),
+    ("paced: load generator CPU (% of one core)", "derived.pacedLoadgenCpuPct", "{:.0f}", False),
+    ("REST publish: requests/s", "loadgen.phases.rest.requestsPerSec", "{:,.0f}", True),
+    ("REST publish: request p99 (ms)", "loadgen.phases.rest.requestMs.p99", "{:.1f}", True),
+    ("REST publish→delivery p99 (ms)", "loadgen.phases.rest.deliveryLatencyMs.p99", "{:.1f}", True),
+    ("server RSS after connect (MiB)", "derived.rssConnectedMiB", "{:.0f}", True),
+    ("server RSS at the end (MiB)", "derived.rssEndMiB", "{:.0f}", True),
+    ("server peak RSS (MiB)", "derived.rssPeakMiB", "{:.0f}", True),
+    ("slow readers (clients that never read)", lambda r: _get(r, "loadgen.slowReaders") or None,
+     "{:,}", False),
+    ("load generator CPU, whole run (s)", "loadgen.loadgen.cpuSec", "{:.1f}", False),
+    ("clients dropped by the server", "loadgen.closedAfterReady", "{:,}", False),
+]
+RATIOS = [("ours", "raw"), ("ours", "socketio"), ("socketio", "raw")]
+
+
+def _fmt(value, fmt):
+    if value is None:
+        return "—"
+    try:
+        return fmt.format(value)
+    except (ValueError, TypeError):
+        return str(value)
+
+
+def table_for(n: int, recs: list[dict]) -> list[str]:
+    by = {r["system"]: r for r in recs if r["n"] == n}
+    measured = [s for s in ALL_SYSTEMS if s in by and by[s]["status"] != "skipped"]
+    ratios = [(a, b) for a, b in RATIOS if a in measured and b in measured]
+    if not measured:
+        return ["No system was measured for this N."] + [
+            f"- **{s}**: {by[s]['status']}: {by[s].get('reason', '')}" for s in ALL_SYSTEMS if s in by]
+    head = ["figure"] + measured + [f"{a}/{b}" for a, b in ratios]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for label, get, fmt, ratio_ok in METRICS:
+        vals = {s: (get(by[s]) if callable(get) else _get(by[s], get)) for s in measured}
+        if all(v is None for v in vals.values()):
+            continue
+        row = [label] + [_fmt(vals[s], fmt) for s in measured]
+        for a, b in ratios:
+            va, vb = vals[a], vals[b]
+            if ratio_ok and isinstance(va, (int, float)) and isinstance(vb, (int, float)) and vb:
+                row.append(f"{va / vb:.2f}")
+            else:
+                row.append("")
+        out.append("| " + " | ".join(row) + " |")
+    notes = []
+    for s in ALL_SYSTEMS:
+        if s not in by:
+            continue
+        r = by[s]
+        if r["status"] != "ok":
+            notes.append(f"- **{s}**: {r['status']}: {r.get('reason', '')}")
+        if _get(r, "machineBeforeStart.idle") is False:
+            notes.append(f"- **{s}**: the machine was busy before the start "
+                         f"({_get(r, 'machineBeforeStart.busyPctOfOneCore')}% of one core in other "
+                         "processes): treat these figures with suspicion")
+        for ph in ("burst", "paced", "rest"):
+            other = _get(r, f"derived.{ph}OtherCpuPct")
+            if other is not None and other > 20:
+                name = _get(r, "loadgen.phases.burst.name") if ph == "burst" else ph
+                top = _get(r, f"server.marks.{name}_end.topOtherProcesses") or []
+                notes.append(f"- **{s}** {ph}: other processes used {other:.0f}% of a core during the "
+                             "measured run: that figure is likely understated"
+                             + (f" (busiest: {'; '.join(top)})" if top else ""))
+        if r["status"] == "ok":
+            fails = _get(r, "loadgen.connect.failReasons")
+            if fails:
+                notes.append(f"- **{s}**: connection failures: `{json.dumps(fails)}`")
+            for ph in ("burst", "paced", "rest"):
+                p = _get(r, f"loadgen.phases.{ph}")
+                # bursts and REST publish several events at once, so only the paced phase
+                # has a defined order, and only while its publishes do not overlap
+                if p and (not p.get("complete") or (ph == "paced" and p.get("outOfOrder"))):
+                    overlap = p.get("maxInFlight", 1) > 1
+                    notes.append(
+                        f"- **{s}** {ph}: complete={p.get('complete')}, "
+                        f"deliveries out of order={p.get('outOfOrder')}"
+                        + (f" (publishes overlapped, up to {p['maxInFlight']} requests in flight, "
+                           "so the server may take them in either order)" if overlap else "")
+                        + f", responses={json.dumps(p.get('responses', {}).get('byStatus'))}")
+                err = p and p.get("responses", {}).get("firstError")
+                if err:
+                    notes.append(f"- **{s}** {ph}: first failed publish: `{err[:200]}`")
+            wire = _get(r, "loadgen.wireBytes")
+            if wire:
+                notes.append(f"- {s}: one event frame on the wire = "
+                             + ", ".join(f"{k} {v} B" for k, v in sorted(wire.items())))
+    return out + ([""] + notes if notes else [])
+
+
+USAGE = """\
+# Benchmarks
+
+Generated by `scripts/bench` (code in `scripts/benchmarks/`); do not edit by hand, rerun it.
+
+## Usage
+
+```sh
+scripts/bench --n 1000,10000                 # full run: every system, N = 1,000 then 10,000
+scripts/bench --quick                        # smoke run: N = 200, 3 s paced phase (report goes to /tmp)
+scripts/bench --n 1000 --systems raw,socketio
+scripts/bench --n 10000 --slow-readers 1%    # 1% of clients stop reading after subscribing
+```
+
+Needs Python with gevent, gevent-websocket and PyJWT (the project's own dependencies) plus
+`pip install -r scripts/benchmarks/requirements.txt` (python-socketio, benchmark only), and Node.js 18+
+with npm: the load generator's `node_modules` is installed with `npm ci` on first use. The Python
+used is `$BENCH_PYTHON`, else the active virtualenv's, else the project's `.venv` (made by
+`scripts/serve` or `scripts/test`), else `python3`. The system "ours" is started as
+`realtime-server serve --host 127.0.0.1 --port P --jwt-secret S` with `WEBSOCKET_DEBUG=false`
+(override with `--ours-cmd`, add variables with `--ours-env K=V`), in the run's log directory
+(under `$TMPDIR`), where it may create `data/`. When that command is missing or does not start,
+"ours" is reported as skipped and the peers are still measured. Other flags: `scripts/bench --help`.
+
+## Method
+
+- Every server runs alone on 127.0.0.1 in its own process group, on a fresh port; a separate Node.js
+  process (`ws` client library) opens the N WebSockets, authenticated by an HS256 JWT
+  (`?token=` for raw and ours, the Socket.IO CONNECT auth payload for socketio). Up to
+  `--connect-concurrency` handshakes are in flight at once. Every process gets `ulimit -n` at the
+  hard limit; servers listen with a backlog of 4096 (capped by `net.core.somaxconn`).
+- **connect time**: first connect started → last client ready (raw: `CONNECTED` received;
+  socketio: Socket.IO CONNECT acknowledged, room joined; ours: `CONNECTED`, then `SUBSCRIBE` →
+  `SUBSCRIBED`).
+- **memory**: (server RSS once all clients are ready and 1 s has passed − RSS before the first
+  connection) / N, from `/proc/<pid>/status` (VmRSS summed over the server's process group).
+- **burst**: 50 events of ~200 bytes JSON published over HTTP (4 requests in flight, keep-alive) to
+  the room that holds every client; deliveries/s = deliveries counted at the clients ÷ (last
+  delivery − first publish sent). After a 5-event warm-up, the burst runs 3 times; the table shows
+  the median run (and every run's rate).
+- **paced**: 4 events/s for 10 s, each sent at its scheduled time whether or not the previous
+  publish was answered; latency = receive time − the send timestamp in the payload (same machine,
+  same clock), over every delivery; p50 and p99.
+- **REST publish** (ours only): 2,000 `POST /api/live-sync` requests, 16 in flight, into a room
+  with 10 subscribers (so the HTTP path, not the fan-out, is measured); requests/s and
+  publish→delivery p99.
+- **CPU**: server (its process group) and load generator, per phase, as % of one core, from
+  `/proc`; "whole machine busy" counts every CPU (200% = both cores of this machine saturated,
+  including kernel work such as loopback TCP delivery) and "other processes" is the CPU of every
+  user-space process that is neither the server nor the load generator. Before each system and
+  each measured phase the harness waits (up to `--wait-idle` / `--phase-wait-idle` s) for the
+  machine to be idle, and the report names the busiest other processes when they were not.
+- Peers: **raw** (`peers/raw_gevent.py`) writes one pre-built frame per socket in a plain loop:
+  the stack's ceiling. **socketio** (`peers/socketio_gevent.py`) is python-socketio 5.x in gevent
+  mode with the gevent-websocket transport. Both set TCP_NODELAY and are driven by `POST /publish`.
+  **ours** publishes `LEAD_UPDATED` (with `data.leadId`, which its schema requires) into
+  `lead:bench`: never coalesced, so every event must arrive. Its clients' tokens carry role
+  `EMPLOYEE` and `rooms: ["lead:*", "campaign:*"]`; the publisher's token has role `ADMIN`.
+- Ratio columns divide the two systems' figures as they stand (for times and sizes lower is better,
+  for rates higher is better). Runs on this machine varied by about ±20% (FINDINGS.md).
+- Reading the figures: server and load generator share the same CPUs. In a burst the machine is
+  close to saturated (server + load generator + kernel ≈ all cores), so deliveries/s is what the
+  pair achieves together: the load generator spends several µs of CPU per delivery (row "load
+  generator CPU per delivery"), which bounds the fastest server (raw) more than the slower ones.
+  Latencies include the load generator's serial work: one event to N clients costs it about
+  N × that figure before the last client's timestamp is taken (≈ 80 ms at N = 10,000), so treat
+  that as the floor of p99 at large N. FINDINGS.md's baselines were counted at the server, these at
+  the clients.
+- `--slow-readers 1%`: that share of the clients pause their socket after subscribing and never
+  read again; the figures then cover the other clients (note: 50 × 200-byte events fit in the
+  kernel's socket buffers, so raise `--burst-events`/`--event-bytes` to make backpressure bite).
+- Not yet measured: **ours-inproc** (events published through an in-process Python API instead of
+  REST). TODO: once the server has such an API, add `peers/ours_inproc.py` that starts our app and
+  exposes the same `POST /publish` trigger calling it, and register it in `run.py`.
+"""
+
+
+def _rel(value):
+    if isinstance(value, Path):
+        try:
+            return str(value.resolve().relative_to(REPO))
+        except ValueError:
+            return str(value)
+    return value
+
+
+def write_report(md_path: Path, json_path: Path, command: str, options: dict, machine: dict,
+                 recs: list[dict], started: str, duration: float, interrupted: bool) -> None:
+    lines = [USAGE, "## Last run", ""]
+    lines.append(f"- command: `{command}`")
+    lines.append(f"- started {started}, took {duration:.0f} s"
+                 + (" — **interrupted, partial results**" if interrupted else ""))
+    cpu = machine.get("cpu", "?")
+    lines.append(f"- machine: {machine.get('nproc')} CPUs ({cpu}), "
+                 f"{machine.get('memTotalGiB')} GiB RAM, Linux {machine.get('kernel')}, "
+                 f"`ulimit -n` hard {machine.get('nofileHardLimit')}")
+    pk = machine.get("packages", {})
+    lines.append(f"- Python {machine.get('python')} ("
+                 + ", ".join(f"{k} {v}" for k, v in pk.items())
+                 + f"); Node.js {machine.get('node')}, ws {machine.get('ws')}")
+    if machine.get("gitHead"):
+        lines.append(f"- repository at commit {machine['gitHead']}"
+                     + (" plus uncommitted changes" if machine.get("gitDirty") else ""))
+    if options.get("slow_readers"):
+        lines.append(f"- slow readers: {options['slow_readers'] * 100:g}% of clients never read")
+    lines.append(f"- raw readings: [`{json_path.name}`]({json_path.name})")
+    for n in sorted({r["n"] for r in recs}):
+        lines += ["", f"### N = {n:,}", ""] + table_for(n, recs)
+    md_path.parent.mkdir(parents=True, exist_ok=True)
+    md_path.write_text("\n".join(lines) + "\n")
+    json_path.write_text(json.dumps({
+        "command": command, "started": started, "durationSec": round(duration, 1),
+        "interrupted": interrupted, "machine": machine,
+        "options": options, "results": recs},
+        indent=1, default=str) + "\n")
+    log(f"wrote {md_path} and {json_path}")
+
+
+# ---------------------------------------------------------------------------- main
+
+def parse_fraction(text: str) -> float:
+    text = text.strip()
+    value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError("must be a share of the clients, e.g. 1% or 0.01")
+    return value
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(
+        prog=os.environ.get("BENCH_ARGV0", "scripts/bench"),
+        description="Fan-out, latency, memory and connect benchmarks: raw gevent-websocket, "
+                    "python-socketio and our server, driven by a Node.js load generator. "
+                    "Writes docs/benchmarks.md and docs/benchmarks.json.")
+    ap.add_argument("--n", default=None,
+                    help="comma-separated client counts (default 1000; --quick: 200)")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: N=200, 3 s paced phase, 200 REST requests; report to "
+                         "$TMPDIR/realtime-bench unless --out is given")
+    ap.add_argument("--systems", default=",".join(DEFAULT_SYSTEMS),
+                    help=f"comma-separated, from {', '.join(ALL_SYSTEMS)} (default: %(default)s)")
+    ap.add_argument("--slow-readers", type=parse_fraction, default=0.0, metavar="PCT",
+                    help="share of clients that stop reading after subscribing, e.g. 1%%")
+    ap.add_argument("--burst-events", type=int, default=50)
+    ap.add_argument("--burst-repeat", type=int, default=None,
+                    help="measured bursts per system, the median is reported (default 3; --quick: 1)")
+    ap.add_argument("--event-bytes", type=int, default=200, help="size of one published event's JSON")
+    ap.add_argument("--paced-rate", type=float, default=4.0, help="events per second")
+    ap.add_argument("--paced-seconds", type=float, default=None, help="default 10 (--quick: 3)")
+    ap.add_argument("--rest-requests", type=int, default=None, help="default 2000 (--quick: 200)")
+    ap.add_argument("--rest-concurrency", type=int, default=16)
+    ap.add_argument("--connect-concurrency", type=int, default=200,
+                    help="WebSocket handshakes in flight at once (default %(default)s)")
+    ap.add_argument("--start-timeout", type=float, default=20.0,
+                    help="seconds a server gets to answer HTTP before it is skipped")
+    ap.add_argument("--ours-cmd", default=DEFAULT_OURS_CMD,
+                    help="command starting our server; {port} and {secret} are filled in")
+    ap.add_argument("--ours-env", action="append", default=[], metavar="K=V",
+                    help="extra environment for our server (repeatable)")
+    ap.add_argument("--ours-paced-type", default=OURS_EVENT,
+                    help="event type of the paced phase for 'ours' (default %(default)s)")
+    ap.add_argument("--ours-paced-room", default=OURS_ROOM,
+                    help="room of the paced phase for 'ours' (default %(default)s)")
+    ap.add_argument("--wait-idle", type=float, default=30.0, metavar="SECONDS",
+                    help="before each system, wait up to this long for the machine to be idle "
+                         "(default %(default)s)")
+    ap.add_argument("--phase-wait-idle", type=float, default=15.0, metavar="SECONDS",
+                    help="before each measured phase, wait up to this long for the machine to be "
+                         "idle (default %(default)s)")
+    ap.add_argument("--ours-extra-data", default=OURS_EXTRA_DATA, metavar="JSON",
+                    help="fields added to every event's data for 'ours' (default %(default)s)")
+    ap.add_argument("--out", type=Path, default=None, help="Markdown report path")
+    ap.add_argument("--json", type=Path, default=None, help="JSON dump path")
+    ap.add_argument("--render", type=Path, default=None, metavar="JSON",
+                    help="measure nothing: rewrite the report (--out, default docs/benchmarks.md) "
+                         "from an earlier run's JSON dump")
+    ap.add_argument("--log-dir", type=Path, default=None,
+                    help="where server logs go (default: a new directory under $TMPDIR)")
+    args = ap.parse_args(argv)
+    if args.n is None:
+        args.n = "200" if args.quick else "1000"
+    try:
+        args.ns = [int(x.replace("_", "").replace(",", "")) for x in args.n.split(",") if x.strip()]
+    except ValueError:
+        ap.error("--n takes comma-separated integers, e.g. 1000,10000")
+    args.system_list = [s.strip() for s in args.systems.split(",") if s.strip()]
+    for s in args.system_list:
+        if s not in ALL_SYSTEMS:
+            ap.error(f"unknown system {s!r}; choose from {', '.join(ALL_SYSTEMS)}")
+    limit = _nofile_hard if _nofile_hard != resource.RLIM_INFINITY else 1 << 20
+    for n in args.ns:
+        if n < 1 or n + 200 > limit:
+            ap.error(f"N={n} does not fit the open-file limit ({limit}) of one process")
+    if args.quick and args.out is None:
+        qdir = Path(tempfile.gettempdir()) / "realtime-bench"
+        args.out, args.json = qdir / "benchmarks-quick.md", qdir / "benchmarks-quick.json"
+    args.out = args.out or DEFAULT_MD
+    args.json = args.json or args.out.with_suffix(".json")
+    return args
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    if args.render is not None:
+        dump = json.loads(args.render.read_text())
+        for rec in dump["results"]:
+            if rec.get("status") != "skipped":
+                derive(rec)  # the figures follow this version of the code
+        json_path = args.json if args.json.resolve() != args.render.resolve() else args.render
+        write_report(args.out, json_path, dump["command"], dump.get("options", {}), dump["machine"],
+                     dump["results"], dump["started"], dump.get("durationSec", 0),
+                     dump.get("interrupted", False))
+        return 0
+    command = " ".join([os.environ.get("BENCH_ARGV0", "scripts/bench")] + [shlex.quote(a) for a in argv])
+    # SIGINT too: a shell starts background jobs with SIGINT ignored
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _on_signal)
+    if shutil.which("node") is None:
+        sys.exit("node not found: Node.js 18+ is needed for the load generator")
+    ensure_loadgen()
+    logdir = args.log_dir or Path(tempfile.mkdtemp(prefix="realtime-bench-"))
+    logdir.mkdir(parents=True, exist_ok=True)
+    machine = machine_info()
+    started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    t0 = time.monotonic()
+    recs: list[dict] = []
+    interrupted = False
+    try:
+        for n in args.ns:
+            for name in args.system_list:
+                recs.append(measure(name, n, args, logdir))
+    except KeyboardInterrupt:
+        interrupted = True
+        log("interrupted: stopping servers and writing partial results")
+    finally:
+        stop_all()
+    options = {k: _rel(v) for k, v in vars(args).items()}
+    write_report(args.out, args.json, command, options, machine, recs, started,
+                 time.monotonic() - t0, interrupted)
+    for n in args.ns:
+        print(f"\nN = {n:,}", flush=True)
+        print("\n".join(table_for(n, recs)), flush=True)
+    log(f"server logs in {logdir}")
+    if interrupted:
+        return 130
+    return 1 if any(r["status"] == "failed" for r in recs) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
