@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import gevent
+import gevent.queue
 import pykka
 
 if TYPE_CHECKING:
@@ -31,10 +32,23 @@ class Failure:
 
 
 class TracedActor(pykka.ThreadingActor):
-    """A pykka actor on a daemon greenlet that traces in debug mode and never dies of a bad message."""
+    """A pykka actor on a bare greenlet that traces in debug mode and never dies of a bad message.
 
-    use_daemon_thread = True  # FINDINGS.md trap 3: non-daemon start/stop cost grows with actor count
+    pykka's ThreadingActor starts a ``threading.Thread`` (under gevent: a Thread object, its locks
+    and a Greenlet) and an inbox with three conditions; one per connection is most of a socket's
+    memory. Under gevent a bare greenlet and a gevent queue do the same job: the inbox and loop
+    hooks below are pykka's documented extension points for new actor types.
+    """
+
+    use_daemon_thread = True  # FINDINGS.md trap 3: what pykka would do otherwise; we spawn no thread
     kind = "actor"
+
+    @staticmethod
+    def _create_actor_inbox() -> Any:
+        return gevent.queue.Queue()
+
+    def _start_actor_loop(self) -> None:
+        gevent.spawn_raw(self._actor_loop)
 
     def __init__(self, ctx: ActorContext, actor_id: str) -> None:
         super().__init__()

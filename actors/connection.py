@@ -32,6 +32,7 @@ from .messages import (
 )
 from .outlet import Outlet
 from .protocol import CLIENT_TYPES, error_frame, parse_room, server_frame
+from .socket_reader import SocketReader
 from .wire import CLOSE_POLICY, CLOSE_TOKEN_EXPIRED, text_frame
 
 log = logging.getLogger("realtime.connection")
@@ -43,9 +44,11 @@ class ConnectionActor(TracedActor):
     kind = "connection"
 
     def __init__(self, ctx: ActorContext, connection_id: str, identity: Identity, outlet: Outlet,
-                 subscriptions: tuple[tuple[str, Since | None], ...] = ()) -> None:
+                 subscriptions: tuple[tuple[str, Since | None], ...] = (), *, inline: bool = False) -> None:
         super().__init__(ctx, connection_id)
         self._initial = subscriptions
+        self._inline = inline
+        self.reader: SocketReader | None = None
         self.connection_id = connection_id
         self.identity = identity
         self.outlet = outlet
@@ -54,9 +57,13 @@ class ConnectionActor(TracedActor):
         self._tokens = float(ctx.settings.rate_limit_burst)
         self._refilled = time.monotonic()
         self._strikes = 0
-        self._expiry: gevent.Greenlet | None = None
+        self._expiry: Any = None  # a libev timer: no greenlet per connection
 
     # --- lifecycle -------------------------------------------------------------------------------
+
+    def _start_actor_loop(self) -> None:
+        if not self._inline:  # inline: ActorSystem.serve_connection runs the loop in the socket's greenlet
+            super()._start_actor_loop()
 
     def started(self) -> None:
         hub = self.ctx.hub
@@ -69,16 +76,22 @@ class ConnectionActor(TracedActor):
             self.rooms.add(room)
             self.send(hub, Join(room, self.connection_id, self.outlet, since), "hub")
         self._arm_expiry(self.identity.exp)
+        if self.reader is not None:
+            self.reader.start()
 
     def stopping(self) -> None:
+        if self.reader is not None:
+            self.reader.close()
         if self._expiry is not None:
-            self._expiry.kill(block=False)
+            self._expiry.close()
             self._expiry = None
 
     def handle(self, message: Any) -> Any:
         if isinstance(message, ClientFrame):
             self.ctx.metrics.frames_in += 1
             self._client_frame(message.text)
+            if self.reader is not None and self.reader.paused:
+                self.reader.resume_if_drained()
         elif isinstance(message, Joined):
             self._home_joined(message.room)
         elif isinstance(message, ClientGone):
@@ -106,7 +119,7 @@ class ConnectionActor(TracedActor):
         })))
 
     def _gone(self) -> None:
-        self.outlet.dispose()
+        self.outlet.closing = True  # no new frames; what is queued (a close frame) is still written
         self.ctx.metrics.connections -= 1
         hub = self.ctx.hub
         if hub is not None:
@@ -236,15 +249,16 @@ class ConnectionActor(TracedActor):
 
     def _arm_expiry(self, exp: int) -> None:
         if self._expiry is not None:
-            self._expiry.kill(block=False)
+            self._expiry.close()
         delay = max(0.0, exp + self.ctx.settings.jwt_leeway - time.time())
-        self._expiry = gevent.spawn_later(delay, self._expired, exp)
+        self._expiry = gevent.get_hub().loop.timer(delay)
+        self._expiry.start(self._expired, exp)
 
     def _expired(self, exp: int) -> None:
-        self._expiry = None
+        """Runs in the event loop itself (a timer callback): only a non-blocking tell."""
         try:
             self.actor_ref.tell(TokenExpired(exp))
-        except Exception:  # already stopped
+        except Exception:  # noqa: BLE001 (already stopped)
             pass
 
     def describe(self) -> dict[str, Any]:

@@ -13,16 +13,16 @@ from typing import Any
 import gevent
 import pykka
 
+from . import events
 from .base import Failure
 from .config import Settings
 from .connection import ConnectionActor
 from .context import ActorContext
-from . import events
 from .errors import RealtimeError, Unavailable
 from .event_service import EventService
 from .hub import Hub
-from .live_sync import LiveSync, load_provider
 from .identity import Identity
+from .live_sync import LiveSync, load_provider
 from .messages import (
     ClientFrame,
     ClientGone,
@@ -37,8 +37,8 @@ from .messages import (
     MarkAllNotificationsRead,
     MarkNotificationRead,
     Publish,
-    PushStats,
     PurgeNotifications,
+    PushStats,
     PutNotificationPreferences,
     RecomputeStats,
     Shutdown,
@@ -47,14 +47,29 @@ from .messages import (
 )
 from .metrics import Metrics
 from .outlet import Flusher, Outlet
-from .sse_outlet import SseOutlet
 from .policy import RoomPolicy
 from .protocol import parse_room
+from .socket_reader import SocketReader
+from .sse_outlet import SseOutlet
 from .tokens import TokenVerifier
 from .tracer import Tracer
 from .wire import CLOSE_GOING_AWAY
 
 log = logging.getLogger("realtime.system")
+
+
+def _linger(sock: Any, timeout: float) -> None:
+    """After refusing a frame, discard what the peer still sends until it closes (bounded).
+
+    Closing a socket with unread bytes in it sends RST, which can destroy our close frame before the
+    peer reads it: a peer that sent an oversize frame would see 1006 instead of 1009.
+    """
+    with gevent.Timeout(timeout, False):
+        try:
+            while sock.recv(65536):
+                pass
+        except OSError:
+            pass
 
 
 class ActorSystem:
@@ -221,6 +236,38 @@ class ActorSystem:
         self.metrics.connections_total += 1
         ref = ConnectionActor.start(self.ctx, connection_id, identity, outlet, subscriptions)
         return ref, outlet
+
+    def serve_connection(self, identity: Identity, sock: Any, pending: bytes = b"") -> None:
+        """Run a WebSocket's connection actor in the calling (request) greenlet until the socket ends.
+
+        ``pending``: bytes already read past the handshake. The reader is an event-loop callback, so
+        one greenlet serves the socket: its actor's mailbox loop, here.
+        """
+        assert self.ctx is not None
+        settings = self.settings
+        connection_id = uuid.uuid4().hex[:16]
+        outlet = Outlet(connection_id, sock, self.ctx.flusher, self.metrics, max_frames=settings.outbox_max_frames,
+                        max_bytes=settings.outbox_max_bytes, write_timeout=settings.write_timeout,
+                        close_timeout=settings.close_timeout)
+        actor = ConnectionActor(self.ctx, connection_id, identity, outlet, inline=True)
+        ref = actor.actor_ref
+        actor.reader = reader = SocketReader(
+            sock, pending, settings.max_frame_bytes, outlet,
+            deliver=lambda text: ref.tell(ClientFrame(text)), end=lambda code: ref.tell(ClientGone(code)),
+            inbox=actor.actor_inbox)
+        self.metrics.connections += 1
+        self.metrics.connections_total += 1
+        pykka.ActorRegistry.register(ref)
+        try:
+            actor._actor_loop()  # pykka's own loop (what its thread would run), in this greenlet
+        finally:
+            if not actor.actor_stopped.is_set():  # killed while waiting for mail (server stopping)
+                actor._stop()
+            reader.close()
+            outlet.drain(settings.close_timeout)
+            if reader.refused:
+                _linger(sock, settings.close_timeout)
+            outlet.dispose()
 
     @staticmethod
     def client_frame(ref: pykka.ActorRef[Any], text: str | None) -> None:

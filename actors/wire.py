@@ -150,6 +150,45 @@ class FrameReader:
                 return message
 
 
+class FrameParser:
+    """Incremental: ``feed`` what the socket gave, get whole messages back; same rules as FrameReader.
+
+    Used by the event-driven reader, which has no greenlet to block in. The size limit is applied as
+    soon as a header is complete, before any of its payload is buffered.
+    """
+
+    def __init__(self, max_message_bytes: int) -> None:
+        self._buffer = b""
+        self._queue: list[bytes] = []
+        self._reader = FrameReader(self._take, max_message_bytes)
+
+    def _take(self, n: int) -> bytes:
+        if len(self._buffer) < n:
+            raise _NeedMore
+        data, self._buffer = self._buffer[:n], self._buffer[n:]
+        self._queue.append(data)
+        return data
+
+    def feed(self, data: bytes) -> list[Message]:
+        self._buffer = self._buffer + data if self._buffer else data
+        messages: list[Message] = []
+        while self._buffer:
+            consumed: list[bytes] = []
+            self._queue = consumed
+            state = (self._reader._parts[:], self._reader._first_opcode, self._reader._size)
+            try:
+                messages.append(self._reader.read_message())
+            except _NeedMore:
+                self._buffer = b"".join(consumed) + self._buffer  # not a whole frame yet: put it back
+                self._reader._parts, self._reader._first_opcode, self._reader._size = state
+                break
+        return messages
+
+
+class _NeedMore(Exception):
+    pass
+
+
 def frame_payload(frame: bytes) -> bytes:
     """The payload of an unmasked frame built by ``encode_frame``."""
     length = frame[1] & 0x7F

@@ -9,27 +9,12 @@ frames become ``ClientFrame`` messages; writing belongs to the connection's outl
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
-import gevent
 from flask import Blueprint, Response, request
 
 from actors import ActorSystem
 from actors.errors import BadRequest, RealtimeError, Unavailable
-from actors.wire import (
-    CLOSE_INVALID_DATA,
-    CLOSE_NORMAL,
-    OP_BINARY,
-    OP_CLOSE,
-    OP_PING,
-    OP_PONG,
-    OP_TEXT,
-    FrameError,
-    FrameReader,
-    encode_frame,
-    parse_close,
-)
 
 from .auth import check_origin, system, token_from
 
@@ -77,62 +62,24 @@ def websocket() -> Response:
     return Response(status=204)
 
 
-def pump(system_: ActorSystem, ws: Any, identity: Any) -> None:
-    """Read frames until the socket ends; the connection actor does everything else."""
-    handler = ws.handler
-    ref, outlet = system_.open_connection(identity, handler.socket)
-    reader = FrameReader(handler.rfile.read, system_.settings.max_frame_bytes)
-    inbox: Any = ref.actor_inbox  # a queue.Queue for ThreadingActor: its depth is our back-pressure signal
-    code: int | None = None
-    try:
-        while True:
-            message = reader.read_message()
-            outlet.last_heard = time.monotonic()
-            opcode = message.opcode
-            if opcode == OP_TEXT:
-                try:
-                    text = message.payload.decode("utf-8")
-                except UnicodeDecodeError:
-                    code = CLOSE_INVALID_DATA
-                    outlet.close(CLOSE_INVALID_DATA, "text frame is not valid UTF-8")
-                    break
-                system_.client_frame(ref, text)
-                while inbox.qsize() > MAILBOX_HIGH_WATER and not outlet.closed:
-                    gevent.sleep(0.001)
-            elif opcode == OP_BINARY:
-                system_.client_frame(ref, None)
-            elif opcode == OP_PING:
-                outlet.offer(encode_frame(message.payload, OP_PONG))
-            elif opcode == OP_CLOSE:
-                code, _ = parse_close(message.payload)
-                outlet.close(code if code is not None and _echoable(code) else CLOSE_NORMAL)
-                break
-    except FrameError as exc:
-        code = exc.close_code
-        outlet.close(exc.close_code, exc.reason, discard=True)
-    except (EOFError, OSError):
-        pass
-    finally:
-        outlet.drain(system_.settings.close_timeout)
-        if code is not None and outlet.closing:
-            _linger(handler.rfile.read, system_.settings.close_timeout)
-        outlet.dispose()
-        system_.client_gone(ref, code)
+def take_over(handler: Any) -> bytes:
+    """Take what pywsgi's reader buffered past the handshake, then close that reader.
 
-
-def _linger(read: Any, timeout: float) -> None:
-    """After our close frame, discard what the peer still sends until it closes (bounded).
-
-    Closing a socket with unread bytes in it sends RST, which can destroy our close frame before
-    the peer reads it; a peer that sent an oversize frame would then see 1006 instead of 1009.
+    pywsgi keeps an 8 KiB buffered reader per connection; closed, it frees that buffer, which was a
+    fifth of a connection's memory. From here the connection's reader reads the socket itself.
     """
-    with gevent.Timeout(timeout, False):
-        try:
-            while read(65536):
-                pass
-        except OSError:
-            pass
+    sock, rfile = handler.socket, handler.rfile
+    timeout = sock.gettimeout()
+    sock.settimeout(0.0)
+    try:
+        pending: bytes = rfile.read1(65536) or b""  # only what is already buffered: never blocks
+    finally:
+        sock.settimeout(timeout)
+    rfile.close()  # frees its buffer; pywsgi then ends the connection after this request, as it must
+    return pending
 
 
-def _echoable(code: int) -> bool:
-    return 1000 <= code <= 1003 or 1007 <= code <= 1011 or 3000 <= code <= 4999
+def pump(system_: ActorSystem, ws: Any, identity: Any) -> None:
+    """Hand the upgraded socket to the actor system; returns when the connection has ended."""
+    handler = ws.handler
+    system_.serve_connection(identity, handler.socket, take_over(handler))
