@@ -94,6 +94,9 @@ class Settings:
     stats_refresh_seconds: float = field(
         default=0.0, metadata={"help": "recompute statistics with STATS_PROVIDER this often; 0 = only on request"}
     )
+    gc_young_threshold: int = field(
+        default=20_000, metadata={"help": "allocations between young-generation garbage collections (Python's is 700)"}
+    )
     ask_timeout: float = field(default=5.0, metadata={"help": "seconds a REST call waits for an actor"})
     listen_backlog: int = field(default=2048, metadata={"help": "TCP listen backlog"})
     trace_ring_size: int = field(default=200, metadata={"help": "recent trace events kept per actor (debug)"})

@@ -234,6 +234,14 @@ class PurgeNotifications:
     follow_up: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class CreatesStored:
+    """Flush greenlet ``batch`` finished (committed, answered, pushed); ``connected`` is who the hub named."""
+
+    batch: int
+    connected: dict[str, str]
+
+
 # --- notification service -> hub -------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)

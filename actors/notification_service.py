@@ -1,11 +1,16 @@
 """NotificationService: the notification center's one actor. Commits first, then pushes through the hub.
 
 All database work goes through ``Store.run`` on a worker OS thread, so while SQLite or PostgreSQL
-works the gevent loop keeps serving sockets (FINDINGS.md trap 11); only this actor's greenlet waits.
-Creates that arrive meanwhile queue up in its mailbox and are committed together by the next
-``FlushCreates``: one transaction (and one fsync) for many notifications, each in its own savepoint
-so one bad request fails alone. A create is answered only after its transaction committed, and the
-NOTIFICATION pushes go out after the answer, so a pushed notification always exists in the database.
+works the gevent loop keeps serving sockets (FINDINGS.md trap 11). Creates queue in the mailbox and
+are committed together: one transaction (and one fsync) for many notifications. A create is answered
+only after its transaction committed, and its NOTIFICATION pushes go out after the answer, so a pushed
+notification always exists in the database.
+
+Creates are pipelined: a flush greenlet owns one batch from the commit to the pushes and then tells
+the actor ``CreatesStored``; meanwhile the actor goes on taking messages, and with SQLite a second
+batch already waits in the writer thread's queue, so the database is never idle while the loop is
+busy elsewhere (under load every hop back to an actor waits a loop round). Reads and the other
+writes are handled in the actor itself, one at a time.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from .errors import RealtimeError, Unavailable
 from .messages import (
     ConnectedUsers,
     CreateNotifications,
+    CreatesStored,
     DeleteNotification,
     FlushCreates,
     GetNotificationPreferences,
@@ -39,7 +45,8 @@ from .notification_rules import utc_now
 log = logging.getLogger("realtime.notifications")
 
 KNOWN_ROLES_KEPT = 100_000
-"""Users whose last seen role is remembered, so pushes to a user without a socket count role notifications too."""
+"""Users whose last seen role (from the hub or a REST call) is remembered: the unreadCount of a push includes
+the user's role notifications, and a batch of direct notifications to known users needs no hub round trip."""
 
 FIRST_PURGE_AFTER = 30.0
 """Seconds after start of the first retention purge, so a server restarted often still purges."""
@@ -58,6 +65,9 @@ class NotificationService(TracedActor):
         self._store = ctx.store
         self._pending: list[CreateNotifications] = []
         self._flush_queued = False
+        self._in_flight: dict[int, gevent.Greenlet] = {}
+        self._batches = 0
+        self._depth = 2 if getattr(ctx.store, "is_sqlite", False) else 1
         self._purger: gevent.Greenlet | None = None
         self._roles: OrderedDict[str, str] = OrderedDict()
 
@@ -68,6 +78,7 @@ class NotificationService(TracedActor):
         if self._purger is not None:
             self._purger.kill(block=False)
             self._purger = None
+        gevent.joinall(list(self._in_flight.values()), timeout=self.ctx.settings.ask_timeout)  # they answer callers
         pending, self._pending = self._pending, []
         for message in pending:
             message.reply.set(Failure(Unavailable("the server is shutting down")))
@@ -79,6 +90,12 @@ class NotificationService(TracedActor):
             return None
         if isinstance(message, FlushCreates):
             self._flush_queued = False
+            self._flush()
+            return None
+        if isinstance(message, CreatesStored):
+            self._in_flight.pop(message.batch, None)
+            for user_id, role in message.connected.items():
+                self._remember(user_id, role)
             self._flush()
             return None
         try:
@@ -114,34 +131,65 @@ class NotificationService(TracedActor):
             self.actor_ref.tell(FlushCreates())
 
     def _flush(self) -> None:
+        """Hand the queued creates to a flush greenlet, unless the pipeline is full (``CreatesStored`` retries)."""
+        if not self._pending or len(self._in_flight) >= self._depth:
+            return
         size = self.ctx.settings.notification_batch_size
         batch, self._pending = self._pending[:size], self._pending[size:]
         if self._pending:
             self._queue_flush()
-        if not batch:
-            return
-        tables = self._tables
-        roles = tuple(sorted({m.draft.role for m in batch if m.draft.role}))
         users = tuple(sorted({uid for m in batch for uid in m.draft.user_ids}))
-        connected = self._connected(roles, users)
-        for user_id, role in connected.items():
-            self._remember(user_id, role)
+        unknown = tuple(uid for uid in users if uid not in self._roles)
         known = {uid: self._roles[uid] for uid in users if uid in self._roles}
-        requests = [tables.CreateRequest(m.caller, m.draft, m.idempotency_key) for m in batch]
+        self._batches += 1
+        self._in_flight[self._batches] = gevent.spawn(self._store_batch, self._batches, batch, unknown, known)
+
+    def _store_batch(self, number: int, batch: list[CreateNotifications], unknown: tuple[str, ...],
+                     known: dict[str, str]) -> None:
+        """Runs in its own greenlet: commit, answer, push, then tell the actor (which may start the next batch)."""
+        connected: dict[str, str] = {}
         try:
-            outcomes = self._store.run(tables.create_batch, requests, connected, known, self._cutoff(),
-                                       self._idempotency_cutoff())
+            outcomes, connected = self._commit(batch, unknown, known)
         except Exception as exc:  # noqa: BLE001  (nothing committed: every request in the batch fails)
             log.exception("storing %d notification requests failed", len(batch))
             for message in batch:
                 message.reply.set(Failure(Unavailable(f"the notification could not be stored: {exc}")))
-            return
-        for message, outcome in zip(batch, outcomes, strict=True):
-            message.reply.set(outcome if outcome.error is None else Failure(outcome.error))
-        now = utc_now()
+        else:
+            for message, outcome in zip(batch, outcomes, strict=True):
+                message.reply.set(outcome if outcome.error is None else Failure(outcome.error))
+            self._push(outcomes)
+        finally:
+            try:
+                self.actor_ref.tell(CreatesStored(number, connected))
+            except pykka.ActorDeadError:
+                pass
+
+    def _commit(self, batch: list[CreateNotifications], unknown: tuple[str, ...],
+                known: dict[str, str]) -> tuple[list[Any], dict[str, str]]:
+        """Store the batch; returns its outcomes (with every recipient's count) and the connected users named."""
+        tables, settings = self._tables, self.ctx.settings
+        roles = tuple(sorted({m.draft.role for m in batch if m.draft.role}))
+        # Role notifications need the hub's answer first (its members get the pushes); for direct ones
+        # it only completes the counts, so it is asked for without waiting, and read after the commit.
+        connected: dict[str, str] = {}
+        pending_answer: pykka.Future[Any] | None = None
+        if roles:
+            connected = self._connected(self._hub_ask(ConnectedUsers(roles, unknown)))
+        elif unknown:
+            pending_answer = self._hub_ask(ConnectedUsers((), unknown))
+        requests = [tables.CreateRequest(m.caller, m.draft, m.idempotency_key) for m in batch]
+        outcomes, parts = self._store.run(tables.create_batch, requests, connected, settings.roles,
+                                          self._cutoff(), self._idempotency_cutoff())
+        if pending_answer is not None:
+            connected = self._connected(pending_answer)
+        tables.assign_counts(outcomes, parts, {**known, **connected})
+        return outcomes, connected
+
+    def _push(self, outcomes: list[Any]) -> None:
         hub = self.ctx.hub
         if hub is None:
             return
+        now = utc_now()
         for outcome in outcomes:
             for recipient in outcome.recipients:
                 delivery = recipient.preferences.delivery(recipient.notification["type"],
@@ -150,17 +198,25 @@ class NotificationService(TracedActor):
                         "silent": delivery.silent, "toast": delivery.toast, "browser": delivery.browser}
                 self.send(hub, Publish(f"user:{recipient.user_id}", "NOTIFICATION", data), "hub")
 
-    def _connected(self, roles: tuple[str, ...], users: tuple[str, ...]) -> dict[str, str]:
-        """The users with a socket open now, among ``users`` or holding one of ``roles``; {} if the hub is gone."""
+    def _hub_ask(self, message: ConnectedUsers) -> pykka.Future[Any] | None:
         hub = self.ctx.hub
         if hub is None:
+            return None
+        try:
+            return hub.ask(message, block=False)
+        except pykka.ActorDeadError:
+            return None
+
+    def _connected(self, answer: pykka.Future[Any] | None) -> dict[str, str]:
+        """The hub's answer to ConnectedUsers; {} if the hub is gone or too slow (then only direct pushes go out)."""
+        if answer is None:
             return {}
         try:
-            answer = hub.ask(ConnectedUsers(roles, users), timeout=self.ctx.settings.ask_timeout)
+            result = answer.get(timeout=self.ctx.settings.ask_timeout)
         except (pykka.ActorDeadError, pykka.Timeout, gevent.Timeout):
             log.warning("the hub did not say who is connected; pushing to direct recipients only")
             return {}
-        return answer if isinstance(answer, dict) else {}
+        return result if isinstance(result, dict) else {}
 
     def _remember(self, user_id: str, role: str) -> None:
         roles = self._roles
@@ -256,4 +312,4 @@ class NotificationService(TracedActor):
         return (utc_now() - dt.timedelta(hours=hours)).replace(tzinfo=None)
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "pendingCreates": len(self._pending)}
+        return {**super().describe(), "pendingCreates": len(self._pending), "batchesInFlight": len(self._in_flight)}

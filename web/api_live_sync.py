@@ -9,7 +9,7 @@ from flask import Blueprint, jsonify
 from actors.errors import BadRequest
 
 from .auth import require_role, system
-from .json_body import json_object
+from .json_body import json_object, json_response
 
 bp = Blueprint("live_sync", __name__)
 
@@ -33,7 +33,7 @@ def publish() -> Any:
         fields["data"] = "must be an object"
     if fields:
         raise BadRequest("invalid event", fields=fields)
-    return jsonify(system().publish(type_, data, room)), 202
+    return json_response(system().publish(type_, data, room), 202)
 
 
 @bp.get("/api/live-sync")

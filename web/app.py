@@ -16,7 +16,7 @@ log = logging.getLogger("realtime.web")
 
 def create_app(system: ActorSystem, store: Any = None) -> Flask:
     """Build the app around a started ``ActorSystem`` (and the ``store.Store``, when features need it)."""
-    from . import api_debug, api_live_sync, api_notifications, api_rooms, api_status, sse_endpoint, ws_endpoint
+    from . import api_debug, api_live_sync, api_notifications, api_rooms, api_status, dashboard, sse_endpoint, ws_endpoint
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = system.settings.max_body_bytes
@@ -24,7 +24,7 @@ def create_app(system: ActorSystem, store: Any = None) -> Flask:
     app.extensions["realtime.system"] = system
     app.extensions["realtime.store"] = store
     for blueprint in (ws_endpoint.bp, sse_endpoint.bp, api_status.bp, api_live_sync.bp, api_rooms.bp, api_debug.bp,
-                      api_notifications.bp):
+                      api_notifications.bp, dashboard.bp):
         app.register_blueprint(blueprint)
 
     @app.errorhandler(RealtimeError)

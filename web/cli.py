@@ -40,7 +40,7 @@ def _dev_secret(settings: Settings) -> Settings:
     return settings.replace(jwt_secret=secret)
 
 
-def _serve(settings: Settings) -> int:
+def _serve(settings: Settings, demo: bool = False) -> int:
     from web.server import RealtimeServer, serve_forever
 
     if settings.dev:
@@ -54,7 +54,18 @@ def _serve(settings: Settings) -> int:
     stop = Event()
     gevent.signal_handler(signal.SIGTERM, stop.set)
     gevent.signal_handler(signal.SIGINT, stop.set)
-    serve_forever(RealtimeServer(settings), stop)
+    server = RealtimeServer(settings)
+    if not demo:
+        serve_forever(server, stop)
+        return 0
+    from web.demo import Demo
+
+    server.start()
+    assert server.system is not None and server.http is not None
+    simulator = server.http.application.extensions["realtime.demo"] = Demo(server.system).start()
+    stop.wait()
+    simulator.stop()
+    server.stop(1001)
     return 0
 
 
@@ -80,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 "also be given as the environment variable named in its help.")
     add_arguments(serve)
     serve.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"), help="DEBUG, INFO, WARNING")
+    serve.add_argument("--demo", action="store_true", help="publish simulated CRM traffic (messages, campaigns, "
+                       "leads, alerts, statistics, notifications) so the dashboard at / shows life")
     token = commands.add_parser("token", help="print a signed token", description="Print a token signed with "
                                 "the configured key (JWT_SECRET, or the dev key with --dev).")
     token.add_argument("--sub", required=True, help="user id")
@@ -100,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = _dev_secret(load_settings(args))
         settings.validate()
         if args.command == "serve":
-            return _serve(settings)
+            return _serve(settings, demo=args.demo)
         return _token(settings, args)
     except ConfigError as exc:
         print(f"realtime-server: {exc.message}", file=sys.stderr)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import Response, request
 
 from actors.errors import BadRequest
+from actors.protocol import dumps
 
 
 def json_object() -> dict[str, Any]:
@@ -20,3 +21,8 @@ def json_object() -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
     return body
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    """A JSON response without ``jsonify``'s provider machinery: the publish path's answer, per request."""
+    return Response(dumps(body), status=status, mimetype="application/json")

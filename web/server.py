@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import socket
 from typing import Any
@@ -91,6 +92,18 @@ class RealtimeServer:
         log.info("stopped")
 
 
+def _tune_gc(young_threshold: int) -> None:
+    """Fewer, cheaper collections: a server holding 10,000 sockets' objects otherwise pauses often.
+
+    ``gc.freeze`` moves everything alive after start-up (modules, app, actors) out of the collector's
+    sight; a larger young generation threshold makes collections rarer while each stays small.
+    """
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(young_threshold, middle, old)
+
+
 def _safe_url(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if "@" in rest:
@@ -101,6 +114,7 @@ def _safe_url(url: str) -> str:
 def serve_forever(server: RealtimeServer, stop_signals: Any) -> None:
     """Start, wait for a stop signal, stop; ``stop_signals`` is an Event set by the signal handlers."""
     server.start()
+    _tune_gc(server.settings.gc_young_threshold)  # the process's own entry point only, not embedded servers
     stop_signals.wait()
     log.info("stop requested; closing sockets with 1001")
     server.stop(1001)

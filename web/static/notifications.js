@@ -1,0 +1,192 @@
+// notifications.js: the notification center's state for one RealtimeClient, shared by the built-in
+// dashboard and the React hooks (getSnapshot/subscribe fit React's useSyncExternalStore).
+//
+// The list and unread count come from REST (/api/notifications) and are kept current by the
+// NOTIFICATION and NOTIFICATION_READ pushes. After every reconnect the list is reloaded: role
+// notifications created while we were away are not replayed (docs/notifications.md).
+
+export const PRIORITIES = ["LOW", "NORMAL", "HIGH", "URGENT"];
+
+export function priorityAtLeast(priority, minimum) {
+  return PRIORITIES.indexOf(priority || "NORMAL") >= PRIORITIES.indexOf(minimum);
+}
+
+const stores = new WeakMap();
+
+/** The one store per client, so a bell and a toast list agree. */
+export function notificationStoreFor(client, options) {
+  let store = stores.get(client);
+  if (!store) {
+    store = new NotificationStore(client, options);
+    stores.set(client, store);
+  }
+  return store;
+}
+
+export class NotificationStore {
+  /**
+   * @param client a RealtimeClient
+   * @param options pageSize (20), toastMinPriority ('HIGH'), toastMs (6000; URGENT stays until
+   *   dismissed), browserNotifications (true: shown when permission is granted and the push says so)
+   */
+  constructor(client, options = {}) {
+    this.client = client;
+    this.options = { pageSize: 20, toastMinPriority: "HIGH", toastMs: 6000, browserNotifications: true, ...options };
+    this.snapshot = { notifications: [], unreadCount: 0, loading: true, error: null, toasts: [], preferences: null,
+      permission: browserPermission() };
+    this._listeners = new Set();
+    this._timers = new Map();
+    this._started = false;
+  }
+
+  /** Begin listening and load the first page (idempotent). Returns a function that stops it. */
+  start() {
+    if (this._started) return this._stop;
+    this._started = true;
+    const offEvent = this.client.on("event", (frame) => this._event(frame));
+    const offConnected = this.client.on("connected", (info) => info.resumed && this.refresh());
+    if (this.client.state === "idle") this.client.connect();
+    this.refresh();
+    this._stop = () => {
+      offEvent();
+      offConnected();
+      this._started = false;
+      for (const timer of this._timers.values()) clearTimeout(timer);
+      this._timers.clear();
+    };
+    return this._stop;
+  }
+
+  subscribe = (listener) => {
+    this._listeners.add(listener);
+    return () => this._listeners.delete(listener);
+  };
+
+  getSnapshot = () => this.snapshot;
+
+  _set(changes) {
+    this.snapshot = { ...this.snapshot, ...changes };
+    for (const listener of [...this._listeners]) listener(this.snapshot);
+  }
+
+  async refresh() {
+    try {
+      const page = await this.client.api(`/api/notifications?limit=${this.options.pageSize}`);
+      this._set({ notifications: page.notifications, unreadCount: page.unreadCount, loading: false, error: null });
+    } catch (error) {
+      this._set({ loading: false, error: error.message });
+    }
+  }
+
+  async markRead(id, read = true) {
+    this._patch([id], { read });
+    const answer = await this.client.api(`/api/notifications/${encodeURIComponent(id)}`,
+      { method: "PATCH", body: { read } });
+    this._set({ unreadCount: answer.unreadCount });
+    return answer;
+  }
+
+  async markAllRead() {
+    this._set({ notifications: this.snapshot.notifications.map((n) => ({ ...n, read: true })) });
+    const answer = await this.client.api("/api/notifications/mark-all-read", { method: "POST" });
+    this._set({ unreadCount: answer.unreadCount });
+    return answer;
+  }
+
+  async remove(id) {
+    const gone = this.snapshot.notifications.find((n) => n.id === id);
+    this._set({ notifications: this.snapshot.notifications.filter((n) => n.id !== id),
+      unreadCount: Math.max(0, this.snapshot.unreadCount - (gone && !gone.read ? 1 : 0)) });
+    await this.client.api(`/api/notifications/${encodeURIComponent(id)}`, { method: "DELETE" });
+  }
+
+  async loadPreferences() {
+    const preferences = await this.client.api("/api/notifications/preferences");
+    this._set({ preferences });
+    return preferences;
+  }
+
+  async savePreferences(preferences) {
+    const saved = await this.client.api("/api/notifications/preferences", { method: "PUT", body: preferences });
+    this._set({ preferences: saved });
+    return saved;
+  }
+
+  /** Ask the browser for permission (call from a click); browser notifications follow once granted. */
+  async requestBrowserPermission() {
+    const N = globalThis.Notification;
+    if (!N) return "unsupported";
+    const permission = await N.requestPermission();
+    this._set({ permission });
+    return permission;
+  }
+
+  dismissToast(id) {
+    clearTimeout(this._timers.get(id));
+    this._timers.delete(id);
+    this._set({ toasts: this.snapshot.toasts.filter((t) => t.id !== id) });
+  }
+
+  _event(frame) {
+    const data = frame.data || {};
+    if (frame.type === "NOTIFICATION") this._notification(frame, data);
+    else if (frame.type === "NOTIFICATION_READ") this._read(data);
+  }
+
+  _notification(frame, data) {
+    // a stored notification carries `notification`; a bare NOTIFICATION event carries the fields itself
+    const stored = data.notification;
+    const notification = stored || { id: `${frame.room}@${frame.offset}`, title: data.title || "Notification",
+      message: data.message || "", priority: data.priority || "NORMAL", type: "NOTIFICATION", read: false,
+      createdAt: frame.timestamp, data: data.data || null, link: data.link || null };
+    const others = this.snapshot.notifications.filter((n) => n.id !== notification.id);
+    const unreadCount = typeof data.unreadCount === "number" ? data.unreadCount
+      : this.snapshot.unreadCount + (others.length === this.snapshot.notifications.length ? 1 : 0);
+    this._set({ notifications: [notification, ...others].slice(0, Math.max(this.options.pageSize, 50)), unreadCount });
+    const silent = data.silent === true;
+    const toastWanted = stored ? data.toast !== false : true;
+    if (!silent && toastWanted && priorityAtLeast(notification.priority, this.options.toastMinPriority)) {
+      this._toast(notification);
+    }
+    if (!silent && data.browser === true && this.options.browserNotifications) this._browser(notification);
+  }
+
+  _toast(notification) {
+    const toast = { id: notification.id, notification };
+    this._set({ toasts: [...this.snapshot.toasts.filter((t) => t.id !== toast.id), toast].slice(-5) });
+    if (notification.priority !== "URGENT") {
+      this._timers.set(toast.id, setTimeout(() => this.dismissToast(toast.id), this.options.toastMs));
+    }
+  }
+
+  _browser(notification) {
+    const N = globalThis.Notification;
+    if (!N || N.permission !== "granted") return;
+    try {
+      new N(notification.title, { body: notification.message, tag: `rt-${notification.id}` });
+    } catch {
+      /* some browsers only allow it from a service worker */
+    }
+  }
+
+  _read(data) {
+    const ids = new Set((data.ids || []).map(String));
+    if (data.deleted) {
+      this._set({ notifications: this.snapshot.notifications.filter((n) => !ids.has(String(n.id))) });
+    } else {
+      this._patch(ids, { read: data.read !== false });
+    }
+    if (typeof data.unreadCount === "number") this._set({ unreadCount: data.unreadCount });
+  }
+
+  _patch(ids, { read }) {
+    const wanted = new Set([...ids].map(String));
+    const readAt = read ? new Date().toISOString() : null;
+    this._set({ notifications: this.snapshot.notifications.map((n) => (wanted.has(String(n.id)) ? { ...n, read, readAt } : n)) });
+  }
+}
+
+function browserPermission() {
+  const N = globalThis.Notification;
+  return N ? N.permission : "unsupported";
+}
