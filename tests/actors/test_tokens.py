@@ -81,3 +81,17 @@ def test_insecure_or_broken_settings_are_refused(settings, fragment):
     with pytest.raises(ConfigError) as err:
         settings.validate()
     assert fragment in err.value.message
+
+
+def test_a_cached_token_still_expires():
+    import time as clock
+
+    settings = Settings(jwt_secret=SECRET, jwt_leeway=0)
+    verifier = TokenVerifier(settings)
+    short = issue_token(settings, "42", "EMPLOYEE", ttl=1)
+    assert verifier.verify(short).user_id == "42"
+    assert verifier.verify(short).user_id == "42"  # from the cache
+    clock.sleep(1.1)
+    with pytest.raises(Unauthorized) as err:
+        verifier.verify(short)
+    assert "expired" in err.value.message
