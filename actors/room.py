@@ -24,18 +24,24 @@ PINNED_PREFIXES = frozenset({"stats"})
 """Rooms that never retire when idle, so their latest value waits for the next subscriber."""
 
 
+def new_epoch() -> str:
+    """A room incarnation's id: changes whenever the room's history is lost."""
+    return uuid.uuid4().hex[:12]
+
+
 class RoomActor(TracedActor):
     """Owns one room's members, offsets and history; writes straight to members' outlets."""
 
     kind = "room"
 
-    def __init__(self, ctx: ActorContext, room: str) -> None:
+    def __init__(self, ctx: ActorContext, room: str, epoch: str | None = None,
+                 members: dict[str, Outlet] | None = None) -> None:
         super().__init__(ctx, f"room:{room}")
         self.room = room
-        self.epoch = uuid.uuid4().hex[:12]
+        self.epoch = epoch or new_epoch()
         self.offset = 0
-        self.members: dict[str, Outlet] = {}
-        self._joined_at: dict[str, int] = {}
+        self.members: dict[str, Outlet] = members or {}
+        self._joined_at: dict[str, int] = dict.fromkeys(self.members, 0)
         self._history: deque[tuple[int, float, bytes]] = deque()
         self._latest: dict[str, bytes] = {}
         self._pinned = room.partition(":")[0] in PINNED_PREFIXES
@@ -44,7 +50,8 @@ class RoomActor(TracedActor):
         self._idle_timer: gevent.Greenlet | None = None
 
     def started(self) -> None:
-        self._arm_idle()
+        if not self.members:
+            self._arm_idle()
 
     def stopping(self) -> None:
         self._disarm_idle()

@@ -95,7 +95,8 @@ class SseOutlet(Outlet):
         super().dispose()
         watcher, self._watcher = self._watcher, None
         if watcher is not None and watcher is not gevent.getcurrent():
-            watcher.kill(block=False)
+            # dead before the request ends: pywsgi reads the socket once more, and two readers collide
+            watcher.kill(block=True, timeout=1)
         self._wake.set()
 
     def next_chunk(self, timeout: float) -> bytes | None:

@@ -35,7 +35,7 @@ def test_a_silent_peer_is_dropped_with_its_actor_and_subscriptions(start_server)
     assert wait_until(lambda: status(server)["connections"] == 0, timeout=5)
     actors = {a["id"]: a for a in server.system.tracer.actors()}
     assert not [a for a in actors.values() if a["kind"] == "connection"]
-    assert actors["room:user:77"]["members"] == 0 and actors["room:role:EMPLOYEE"]["members"] == 0
+    assert status(server)["rooms"] == 0  # its dormant home rooms went with it
     raw.close()
 
 
@@ -128,3 +128,27 @@ def test_a_thousand_connect_disconnect_cycles_leave_nothing_behind(start_server)
         pykka.ActorRegistry.get_all()
     assert wait_until(lambda: live_greenlets() <= greenlets_before, timeout=10), (live_greenlets(), greenlets_before)
     assert status(server)["connectionsTotal"] == 1001
+
+
+def test_rooms_stay_dormant_until_their_first_event(start_server, admin_headers):
+    server = start_server()
+    client = WsClient.open(server.port, token("5"))
+    assert client.recv()["type"] == "CONNECTED"
+    client.send("SUBSCRIBE", {"room": "lead:8"}, id="s")
+    subscribed = client.recv()["data"]
+    assert subscribed["offset"] == 0
+    before = status(server)
+    assert before["rooms"] == 3 and before["roomActors"] == 0  # user:5, role:EMPLOYEE, lead:8: no actors yet
+    answer = server.system.events.lead_updated("8")
+    assert answer["epoch"] == subscribed["epoch"] and answer["offset"] == 1  # the actor kept the epoch
+    assert client.recv()["offset"] == 1
+    assert status(server)["roomActors"] == 1
+    client.send("UNSUBSCRIBE", {"room": "user:5"}, id="u")
+    assert client.recv()["type"] == "UNSUBSCRIBED"
+    assert status(server)["rooms"] == 2  # an empty dormant room is simply forgotten
+    again = WsClient.open(server.port, token("6"))
+    again.recv()
+    again.send("SUBSCRIBE", {"room": "lead:9", "since": {"epoch": "another", "offset": 0}})
+    assert again.recv()["data"]["recovered"] is False
+    client.close()
+    again.close()

@@ -107,6 +107,13 @@ def test_a_role_notification_reaches_each_holder_with_their_own_count(api, socke
     assert [n["id"] for n in api.listing(ANN)["notifications"]] == [shared["id"]]  # deleted for bob only
 
 
+def test_the_count_in_a_push_includes_role_notifications_of_a_user_the_service_never_saw(api, sockets):
+    assert api.create(role="EMPLOYEE").status_code == 201  # nobody is connected yet
+    ann = sockets(*ANN)
+    assert api.create(userId="7").status_code == 201
+    assert next_event(ann, "NOTIFICATION")["data"]["unreadCount"] == 2  # the role's row and the own one
+
+
 def test_every_read_side_change_reaches_every_tab(api, sockets):
     tab, other_tab = sockets(*ANN), sockets(*ANN)
     created = [api.create(userId="7", title=f"n{i}").json()["notifications"][0]["id"] for i in range(5)]

@@ -37,6 +37,8 @@ def test_debug_lists_actors_and_traces_messages(start_server, admin_headers):
     connection_id = client.recv()["data"]["connectionId"]
     client.send("SUBSCRIBE", {"room": "lead:7"})
     client.recv()
+    server.system.events.lead_updated("7")  # the first event wakes the room into an actor
+    client.recv()
     listed = get(server, "/api/debug/actors", admin_headers).json()
     kinds = {actor["id"]: actor["kind"] for actor in listed["actors"]}
     assert kinds[connection_id] == "connection" and kinds["hub"] == "hub" and kinds["room:lead:7"] == "room"
@@ -50,7 +52,9 @@ def test_debug_lists_actors_and_traces_messages(start_server, admin_headers):
     assert done and all(e["micros"] >= 0 and e["mailbox"] >= 0 for e in done)
 
     room = get(server, "/api/debug/actors/room:lead:7", admin_headers).json()
-    assert ("in", "Join") in [(e["event"], e["message"]) for e in room["trace"]]
+    assert ("in", "Publish") in [(e["event"], e["message"]) for e in room["trace"]]
+    hub = get(server, "/api/debug/actors/hub", admin_headers).json()  # the join went to the still dormant room
+    assert ("in", "Join") in [(e["event"], e["message"]) for e in hub["trace"]]
 
     client.close()
     stopped = wait_until(lambda: get(server, f"/api/debug/actors/{connection_id}", admin_headers).json()["alive"]
