@@ -12,4 +12,7 @@ from .identity import Identity
 from .system import ActorSystem
 from .tokens import TokenVerifier, issue_token
 
-__all__ = ["ActorSystem", "EventService", "Identity", "RealtimeError", "Settings", "TokenVerifier", "issue_token", "load_settings"]
+__all__ = [
+    "ActorSystem", "EventService", "Identity", "RealtimeError", "Settings", "TokenVerifier", "issue_token",
+    "load_settings",
+]

@@ -7,8 +7,9 @@ judged the same way whichever door it came through. Schemas name the fields a da
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from .errors import BadRequest, UnknownType
 from .protocol import EVENT_TYPES, parse_room
@@ -18,6 +19,7 @@ TEXT = "text"      # a string
 NUMBER = "number"  # an int or a float (not a bool)
 OBJECT = "object"  # a JSON object
 BOOL = "bool"
+ANY = "any"        # any JSON value
 
 STATS_ROOM = "stats:dashboard"
 
@@ -83,18 +85,19 @@ CATALOGUE: dict[str, EventSpec] = {
     "STATS_UPDATE": EventSpec({}, {}, lambda data: [STATS_ROOM], "dashboard statistics; coalesced"),
     "NOTIFICATION": EventSpec({}, {"userId": ID, "role": TEXT, "title": TEXT, "message": TEXT, "priority": TEXT},
                               _notification, "a notification (normally sent by the notification service)"),
-    "NOTIFICATION_READ": EventSpec({"userId": ID}, {"ids": None, "unreadCount": NUMBER}, _one("user:{userId}"),
+    "NOTIFICATION_READ": EventSpec({"userId": ID}, {"ids": ANY, "unreadCount": NUMBER}, _one("user:{userId}"),
                                    "read state changed on another tab or device"),
 }
 assert set(CATALOGUE) == EVENT_TYPES, "every event type of PROTOCOL.md has a catalogue entry"
 
 
-def _check(value: Any, kind: str | None) -> str | None:
+def _check(value: Any, kind: str) -> str | None:
     """None when ``value`` is of ``kind``; else what it should have been."""
-    if kind is None:
+    if kind == ANY:
         return None
     if kind == ID:
-        ok = (isinstance(value, str) and 0 < len(value) <= 64) or (isinstance(value, int) and not isinstance(value, bool))
+        ok = (isinstance(value, str) and 0 < len(value) <= 64) or (
+            isinstance(value, int) and not isinstance(value, bool))
         return None if ok else "must be a string or an integer id"
     if kind == TEXT:
         return None if isinstance(value, str) else "must be a string"
@@ -161,7 +164,7 @@ def catalogue_table() -> str:
         rooms = rooms.replace(":C", ":{contactId}").replace(":K", ":{campaignId}").replace(":L", ":{leadId}")
         rooms = rooms.replace(":U", ":{userId}" if type_ != "LEAD_ASSIGNED" else ":{assignedTo}")
         required = ", ".join(f"`{k}` ({v})" for k, v in spec.required.items()) or "—"
-        optional = ", ".join(f"`{k}`" + (f" ({v})" if v else "") for k, v in spec.optional.items()) or "any"
+        optional = ", ".join(f"`{k}` ({v})" for k, v in spec.optional.items()) or "any"
         rows.append(f"| `{type_}` | {required} | {optional} | {rooms} |")
     return "\n".join(rows) + "\n"
 

@@ -185,7 +185,8 @@ class Hub(TracedActor):
         Also forgets dormant rooms empty for longer than the idle period.
         """
         idle_before = time.monotonic() - self.ctx.settings.room_idle_seconds
-        for room in [name for name, d in self.dormant.items() if d.emptied_at is not None and d.emptied_at < idle_before]:
+        expired = [name for name, d in self.dormant.items() if d.emptied_at is not None and d.emptied_at < idle_before]
+        for room in expired:
             del self.dormant[room]
         silent_before = time.monotonic() - self.ctx.settings.heartbeat_timeout
         cut = 0

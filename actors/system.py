@@ -154,7 +154,8 @@ class ActorSystem:
         try:
             result = ref.ask(message, timeout=self.settings.ask_timeout)
         except pykka.Timeout:
-            raise Unavailable(f"no answer from {ref.actor_class.__name__} within {self.settings.ask_timeout}s") from None
+            raise Unavailable(
+                f"no answer from {ref.actor_class.__name__} within {self.settings.ask_timeout}s") from None
         except pykka.ActorDeadError:
             raise Unavailable("the server is shutting down") from None
         if isinstance(result, Failure):

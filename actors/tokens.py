@@ -12,7 +12,6 @@ from .errors import Unauthorized
 from .identity import Identity
 from .protocol import ROOM_ID
 
-
 CACHE_SIZE = 4096
 
 

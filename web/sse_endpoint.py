@@ -8,7 +8,7 @@ form, comma-separated) names several, for clients that reconnect by hand (ours d
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
 
 from flask import Blueprint, Response, request
 

@@ -32,7 +32,7 @@ def test_twenty_reconnects_during_a_stream_of_2000_events_lose_and_repeat_nothin
     position = {"epoch": answer["data"]["epoch"], "offset": answer["data"]["offset"]}
     publisher = gevent.spawn(publish_all)
     rng = random.Random(7)
-    for reconnect in range(20):
+    for _reconnect in range(20):
         for _ in range(rng.randint(20, 120)):  # read a while, then drop the socket mid-stream
             event = client.recv(timeout=10)
             seen.append(event["data"]["n"])

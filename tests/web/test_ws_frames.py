@@ -4,10 +4,9 @@ import json
 import time
 
 import pytest
-
-from actors.events import EXAMPLES
 import requests
 
+from actors.events import EXAMPLES
 from tests.client import WsClient
 from tests.conftest import token
 

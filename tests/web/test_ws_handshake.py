@@ -4,11 +4,10 @@ import time
 
 import jwt
 import pytest
-
-from actors.events import EXAMPLES
 import requests
 import websocket
 
+from actors.events import EXAMPLES
 from tests.client import WsClient
 from tests.conftest import SECRET, token
 
