@@ -167,12 +167,12 @@ def main() -> None:
     on = run(args.clients, args.updates, args.interval, work)
     off = run(args.clients, args.updates, 0.0, work)
     print(f"{args.updates} CAMPAIGN_PROGRESS updates to {args.clients} clients, one campaign, REST publisher")
-    print(f"{'':28s}{'coalesced':>16s}{'every update':>16s}{'ratio':>10s}")
+    print(f"{'':34s}{'coalesced':>18s}{'every update':>18s}{'ratio':>8s}")
     rows = [("events published to room", "published"), ("frames written", "frames"), ("frames counted by clients", "received"),
             ("bytes written", "bytes"), ("server CPU seconds", "cpu"), ("until all had the last value, s", "elapsed")]
     for label, key in rows:
         ratio = on[key] / off[key] if off[key] else float("nan")
-        print(f"{label:28s}{on[key]:>16,.2f}{off[key]:>16,.2f}{ratio:>10.3f}")
+        print(f"{label:34s}{on[key]:>18,.2f}{off[key]:>18,.2f}{ratio:>8.3f}")
     print(f"updates held and replaced (coalesced): {on['coalesced']:,}")
 
 
