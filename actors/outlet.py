@@ -233,7 +233,8 @@ class Outlet:
             for entry in self._queue:
                 if entry[2] == key and entry[1] is not None:
                     self._metrics.of(entry[1]).coalesced += 1
-            self._queue = deque(kept)
+            self._queue.clear()  # in place: ``offer`` holds this deque and appends the newer frame to it
+            self._queue.extend(kept)
             self._queued_bytes = sum(len(entry[0]) for entry in kept)
 
     def _drop_queued(self) -> None:
