@@ -16,7 +16,16 @@ log = logging.getLogger("realtime.web")
 
 def create_app(system: ActorSystem, store: Any = None) -> Flask:
     """Build the app around a started ``ActorSystem`` (and the ``store.Store``, when features need it)."""
-    from . import api_debug, api_live_sync, api_notifications, api_rooms, api_status, dashboard, sse_endpoint, ws_endpoint
+    from . import (
+        api_debug,
+        api_live_sync,
+        api_notifications,
+        api_rooms,
+        api_status,
+        dashboard,
+        sse_endpoint,
+        ws_endpoint,
+    )
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = system.settings.max_body_bytes

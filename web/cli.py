@@ -62,7 +62,8 @@ def _serve(settings: Settings, demo: bool = False) -> int:
 
     server.start()
     assert server.system is not None and server.http is not None
-    simulator = server.http.application.extensions["realtime.demo"] = Demo(server.system).start()
+    simulator = Demo(server.system).start()
+    server.http.application.extensions["realtime.demo"] = simulator  # the dashboard follows its rooms
     stop.wait()
     simulator.stop()
     server.stop(1001)

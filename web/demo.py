@@ -85,7 +85,7 @@ class Demo:
                     next_alert = now + self.random.uniform(25, 50)
                 if now >= next_notification:
                     self._spawn(self._notify)
-                    next_notification = now + self.random.uniform(8, 16)
+                    next_notification = now + self.random.uniform(6, 12)
                 self.random.choice(choices)()
             except RealtimeError as exc:  # a validation slip must not end the demo
                 log.warning("demo event refused: %s", exc)
@@ -196,7 +196,8 @@ class Demo:
     def _push_stats(self) -> None:
         stats = self._stats
         stats["activeCampaigns"] = len(self._campaigns)
-        stats["conversionRate"] = round(max(5.0, min(30.0, stats["conversionRate"] + self.random.uniform(-0.3, 0.3))), 1)
+        drift = stats["conversionRate"] + self.random.uniform(-0.3, 0.3)
+        stats["conversionRate"] = round(max(5.0, min(30.0, drift)), 1)
         stats["avgResponseSeconds"] = max(20, stats["avgResponseSeconds"] + self.random.randint(-4, 4))
         self.events.stats_update(dict(stats))
 

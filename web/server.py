@@ -7,6 +7,7 @@ import logging
 import socket
 from typing import Any
 
+from gevent.pool import Pool
 from gevent.pywsgi import WSGIServer
 from geventwebsocket.handler import WebSocketHandler
 
@@ -71,7 +72,8 @@ class RealtimeServer:
         system = self.system
         app = create_app(system, self.store)
         handler = type("Handler", (_Handler,), {"send_buffer": settings.socket_send_buffer})
-        self.http = WSGIServer((settings.host, settings.port), app, handler_class=handler, log=None,
+        # a Pool, so that stop() can end keep-alive handlers too (the default spawner keeps no list)
+        self.http = WSGIServer((settings.host, settings.port), app, handler_class=handler, log=None, spawn=Pool(),
                                error_log=logging.getLogger("realtime.http"), backlog=settings.listen_backlog)
         self.http.pre_start_hook = lambda handler: handshake_gate(system, handler.environ)  # type: ignore[attr-defined]
         self.http.start()

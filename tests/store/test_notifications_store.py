@@ -32,8 +32,12 @@ def draft(**fields):
     return parse_draft(body, ROLES)
 
 
-def create(store, *requests, connected=None, known=None, idempotency_cutoff=LONG_AGO):
-    return store.run(nt.create_batch, list(requests), connected or {}, known or {}, LONG_AGO, idempotency_cutoff)
+def create(store, *requests, connected=None, idempotency_cutoff=LONG_AGO):
+    """What the service does: store a batch, then finish the counts with the roles it knows."""
+    outcomes, parts = store.run(nt.create_batch, list(requests), connected or {}, ROLES, LONG_AGO,
+                                idempotency_cutoff)
+    nt.assign_counts(outcomes, parts, connected or {})
+    return outcomes
 
 
 def listing(store, user, role="EMPLOYEE", **kw):
@@ -69,7 +73,11 @@ def test_a_role_notification_is_one_row_with_read_and_deleted_state_per_user(sto
 
 
 def test_pages_are_newest_first_and_complete(store):
-    create(store, *[nt.CreateRequest("admin", draft(userId="a", title=f"n{i}")) for i in range(7)])
+    outcomes = create(store, *[nt.CreateRequest("admin", draft(userId="a", title=f"n{i}", data={"i": i}))
+                               for i in range(7)])
+    stored = {n["id"]: (n["title"], n["data"]) for n in listing(store, "a")["notifications"]}
+    answered = {n["id"]: (n["title"], n["data"]) for o in outcomes for n in o.body["notifications"]}
+    assert answered == stored and len(stored) == 7  # every answer names its own row (ids from one multi-row insert)
     create(store, nt.CreateRequest("admin", draft(userIds=["a", "b"])))
     seen, before = [], None
     while True:

@@ -36,25 +36,33 @@ export class NotificationStore {
       permission: browserPermission() };
     this._listeners = new Set();
     this._timers = new Map();
-    this._started = false;
+    this._users = 0;
   }
 
-  /** Begin listening and load the first page (idempotent). Returns a function that stops it. */
+  /** Begin listening and load the first page and the preferences. Counted: returns a function that
+   *  releases this user; the store stops when the last one has. */
   start() {
-    if (this._started) return this._stop;
-    this._started = true;
+    this._users += 1;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this._users -= 1;
+      if (this._users === 0) this._stop();
+    };
+    if (this._users > 1) return release;
     const offEvent = this.client.on("event", (frame) => this._event(frame));
     const offConnected = this.client.on("connected", (info) => info.resumed && this.refresh());
     if (this.client.state === "idle") this.client.connect();
     this.refresh();
+    this.loadPreferences().catch(() => {});
     this._stop = () => {
       offEvent();
       offConnected();
-      this._started = false;
       for (const timer of this._timers.values()) clearTimeout(timer);
       this._timers.clear();
     };
-    return this._stop;
+    return release;
   }
 
   subscribe = (listener) => {

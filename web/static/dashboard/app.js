@@ -13,7 +13,9 @@ function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
     if (value === undefined || value === null || value === false) continue;
-    if (key === "dataset") Object.assign(node.dataset, value);
+    if (key === "dataset") {
+      for (const [name, item] of Object.entries(value)) if (item !== undefined && item !== null) node.dataset[name] = item;
+    }
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else node.setAttribute(key, value === true ? "" : value);
   }
@@ -225,13 +227,13 @@ function start(token, config, names) {
   client.on("subscribed", (info) => {
     if (info.recovered !== false) return;
     lost.push(info.room);
-    queueMicrotask(() => {
+    if (lost.length === 1) setTimeout(() => {
       if (!lost.length) return;
       const rooms = lost;
       lost = [];
       addFeed("notice", "⟳", `Reconnected; events missed in ${rooms.length} room(s) could not be replayed (${rooms.slice(0, 3).join(", ")}${rooms.length > 3 ? " …" : ""}); reloaded what can be.`,
         null, { rooms: rooms.join(",") });
-    });
+    }, 100);
   });
   client.on("connected", (info) => {
     if (info.resumed) addFeed("notice", "🔌", `Reconnected over ${info.transport === "sse" ? "SSE" : "WebSocket"}`, null);
