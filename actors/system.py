@@ -258,7 +258,6 @@ class ActorSystem:
             inbox=actor.actor_inbox)
         self.metrics.connections += 1
         self.metrics.connections_total += 1
-        pykka.ActorRegistry.register(ref)
         try:
             actor._actor_loop()  # pykka's own loop (what its thread would run), in this greenlet
         finally:

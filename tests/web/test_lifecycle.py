@@ -126,6 +126,7 @@ def test_a_thousand_connect_disconnect_cycles_leave_nothing_behind(start_server)
     assert wait_until(lambda: status(server)["rooms"] == 0, timeout=10)
     assert wait_until(lambda: len(pykka.ActorRegistry.get_all()) == actors_before, timeout=10), \
         pykka.ActorRegistry.get_all()
+    assert not [a for a in server.system.tracer.actors() if a["kind"] == "connection"]
     assert wait_until(lambda: live_greenlets() <= greenlets_before, timeout=10), (live_greenlets(), greenlets_before)
     assert status(server)["connectionsTotal"] == 1001
 
