@@ -31,7 +31,7 @@ from .messages import (
     UnregisterConnection,
 )
 from .outlet import Outlet
-from .protocol import CLIENT_TYPES, error_frame, parse_room, server_frame
+from .protocol import CLIENT_TYPES, error_frame, parse_room, server_frame, unsubscribed_frame
 from .socket_reader import SocketReader
 from .wire import CLOSE_POLICY, CLOSE_TOKEN_EXPIRED, text_frame
 
@@ -209,10 +209,8 @@ class ConnectionActor(TracedActor):
             self.rooms.discard(room)
             self.send(self.ctx.hub, Leave(room, self.connection_id, answer=True, ref=ref), "hub")  # type: ignore[arg-type]
         else:
-            answer: dict[str, Any] = {"room": room}
-            if ref is not None:
-                answer["ref"] = ref
-            self.outlet.offer(text_frame(server_frame("UNSUBSCRIBED", answer)))
+            assert isinstance(room, str)  # parse_room has checked it
+            self.outlet.offer(text_frame(unsubscribed_frame(room, ref)))
 
     def _typing(self, type_: str, data: dict[str, Any]) -> None:
         contact = data.get("contactId")

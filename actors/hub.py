@@ -32,7 +32,7 @@ from .messages import (
     UnregisterConnection,
 )
 from .outlet import Outlet
-from .protocol import server_frame
+from .protocol import subscribed_frame, unsubscribed_frame
 from .room import RoomActor, new_epoch
 from .wire import PING_FRAME, text_frame
 
@@ -161,21 +161,16 @@ class Hub(TracedActor):
         if message.ack_to is not None:
             self.send(message.ack_to, Joined(message.room), message.connection_id)
             return
-        data: dict[str, Any] = {"room": message.room, "epoch": dormant.epoch, "offset": 0}
+        recovered = None
         if message.since is not None:  # nothing was ever published here: recovered if it is this incarnation
-            data["recovered"] = message.since.epoch == dormant.epoch and message.since.offset == 0
-        if message.ref is not None:
-            data["ref"] = message.ref
-        message.outlet.offer(text_frame(server_frame("SUBSCRIBED", data)))
+            recovered = message.since.epoch == dormant.epoch and message.since.offset == 0
+        message.outlet.offer(text_frame(subscribed_frame(message.room, dormant.epoch, 0, recovered, message.ref)))
 
     def _leave_dormant(self, message: Leave) -> None:
         dormant = self.dormant.get(message.room)
         outlet = dormant.members.pop(message.connection_id, None) if dormant is not None else None
         if message.answer and outlet is not None:
-            data: dict[str, Any] = {"room": message.room}
-            if message.ref is not None:
-                data["ref"] = message.ref
-            outlet.offer(text_frame(server_frame("UNSUBSCRIBED", data)))
+            outlet.offer(text_frame(unsubscribed_frame(message.room, message.ref)))
         if dormant is not None and not dormant.members and dormant.emptied_at is None:
             dormant.emptied_at = time.monotonic()
 

@@ -70,3 +70,20 @@ def error_frame(code: str, message: str, ref: Any = None) -> str:
     if ref is not None:
         data["ref"] = ref
     return server_frame("ERROR", data)
+
+
+def subscribed_frame(room: str, epoch: str, offset: int, recovered: bool | None, ref: Any) -> str:
+    """SUBSCRIBED: ``recovered`` only when the client asked to recover (None otherwise)."""
+    data: dict[str, Any] = {"room": room, "epoch": epoch, "offset": offset}
+    if recovered is not None:
+        data["recovered"] = recovered
+    if ref is not None:
+        data["ref"] = ref
+    return server_frame("SUBSCRIBED", data)
+
+
+def unsubscribed_frame(room: str, ref: Any) -> str:
+    data: dict[str, Any] = {"room": room}
+    if ref is not None:
+        data["ref"] = ref
+    return server_frame("UNSUBSCRIBED", data)

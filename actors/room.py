@@ -14,7 +14,7 @@ from .base import TracedActor
 from .context import ActorContext
 from .messages import History, IdleCheck, Join, Joined, Leave, Publish, Retire, RoomIdle, Since
 from .outlet import Outlet
-from .protocol import event_frame, server_frame, utc_now_iso
+from .protocol import event_frame, subscribed_frame, unsubscribed_frame, utc_now_iso
 from .wire import frame_payload, text_frame
 
 SUPERSEDED_TYPES = frozenset({"STATS_UPDATE", "CAMPAIGN_PROGRESS"})
@@ -116,26 +116,19 @@ class RoomActor(TracedActor):
         if message.ack_to is not None:
             self.send(message.ack_to, Joined(self.room), message.connection_id)
             return
-        data: dict[str, Any] = {"room": self.room, "epoch": self.epoch, "offset": self.offset}
         replay_or_none = self._missed_since(message.since, already_since) if message.since is not None else None
-        if message.since is not None:
-            data["recovered"] = replay_or_none is not None
+        recovered = None if message.since is None else replay_or_none is not None
         # the replay, or else the latest superseding values (statistics, progress) so a widget fills at once
         replay = replay_or_none if replay_or_none is not None else list(self._latest.values())
-        if message.ref is not None:
-            data["ref"] = message.ref
         outlet = message.outlet
-        outlet.offer(text_frame(server_frame("SUBSCRIBED", data)))
+        outlet.offer(text_frame(subscribed_frame(self.room, self.epoch, self.offset, recovered, message.ref)))
         outlet.replay(replay)
 
     def _leave(self, message: Leave) -> None:
         outlet = self.members.pop(message.connection_id, None)
         self._joined_at.pop(message.connection_id, None)
         if message.answer and outlet is not None:
-            data: dict[str, Any] = {"room": self.room}
-            if message.ref is not None:
-                data["ref"] = message.ref
-            outlet.offer(text_frame(server_frame("UNSUBSCRIBED", data)))
+            outlet.offer(text_frame(unsubscribed_frame(self.room, message.ref)))
         if not self.members:
             self._arm_idle()
 

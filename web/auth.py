@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlparse
 from flask import current_app, g, request
 
 from actors import ActorSystem, Identity
-from actors.errors import Forbidden
+from actors.errors import Forbidden, Unavailable
 
 
 def system() -> ActorSystem:
@@ -59,3 +59,17 @@ def check_origin(environ: Mapping[str, Any], allowed: tuple[str, ...], dev: bool
     if dev and parsed.hostname in ("localhost", "127.0.0.1", "::1"):
         return
     raise Forbidden(f"origin {origin[:100]} is not allowed; add it to ALLOWED_ORIGINS")
+
+
+def admit_stream(system_: ActorSystem, environ: Mapping[str, Any]) -> Identity:
+    """Who may open a /ws socket or an /sse stream: running, allowed Origin, valid token, room left.
+
+    Raises the RealtimeError to answer with (503, 403, 401) before any upgrade or stream starts.
+    """
+    if not system_.running:
+        raise Unavailable("the server is shutting down")
+    check_origin(environ, system_.settings.allowed_origins, system_.settings.dev)
+    identity = system_.verifier.verify(token_from(environ, allow_query=True))
+    if system_.at_capacity():
+        raise Unavailable(f"connection limit reached ({system_.settings.max_connections})")
+    return identity

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 
 from flask import Blueprint, Response, request
 
-from actors.errors import BadRequest, Unavailable
+from actors.errors import BadRequest
 from actors.messages import Since
 
-from .auth import check_origin, system, token_from
+from .auth import admit_stream, system
 
 bp = Blueprint("sse", __name__)
 
@@ -36,12 +36,7 @@ def parse_position(text: str) -> tuple[str, Since]:
 def sse() -> Response:
     system_ = system()
     environ = request.environ
-    if not system_.running:
-        raise Unavailable("the server is shutting down")
-    check_origin(environ, system_.settings.allowed_origins, system_.settings.dev)
-    identity = system_.verifier.verify(token_from(environ, allow_query=True))
-    if system_.at_capacity():
-        raise Unavailable(f"connection limit reached ({system_.settings.max_connections})")
+    identity = admit_stream(system_, environ)
 
     rooms = [r for r in request.args.get("rooms", "").split(",") if r.strip()]
     for room in rooms:

@@ -14,9 +14,9 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from actors import ActorSystem
-from actors.errors import BadRequest, RealtimeError, Unavailable
+from actors.errors import BadRequest, RealtimeError
 
-from .auth import check_origin, system, token_from
+from .auth import admit_stream, system
 
 log = logging.getLogger("realtime.ws")
 
@@ -34,12 +34,7 @@ def handshake_gate(system_: ActorSystem, environ: dict[str, Any]) -> bool:
     if environ.get("PATH_INFO") != "/ws" or environ.get("HTTP_UPGRADE", "").lower() != "websocket":
         return True
     try:
-        if not system_.running:
-            raise Unavailable("the server is shutting down")
-        check_origin(environ, system_.settings.allowed_origins, system_.settings.dev)
-        identity = system_.verifier.verify(token_from(environ, allow_query=True))
-        if system_.at_capacity():
-            raise Unavailable(f"connection limit reached ({system_.settings.max_connections})")
+        identity = admit_stream(system_, environ)
     except RealtimeError as exc:
         environ[_REJECTED] = exc
         return True
