@@ -104,6 +104,9 @@ class NotificationService(TracedActor):
             return Failure(exc)
 
     def _handle_read_side(self, message: Any) -> Any:
+        identity = getattr(message, "identity", None)
+        if identity is not None:
+            self._remember(identity.user_id, identity.role)
         if isinstance(message, ListNotifications):
             return self._list(message)
         if isinstance(message, MarkNotificationRead):
@@ -113,10 +116,8 @@ class NotificationService(TracedActor):
         if isinstance(message, MarkAllNotificationsRead):
             return self._mark_all_read(message)
         if isinstance(message, GetNotificationPreferences):
-            self._remember(message.identity.user_id, message.identity.role)
             return self._store.run(self._tables.get_preferences, message.identity.user_id).to_dict()
         if isinstance(message, PutNotificationPreferences):
-            self._remember(message.identity.user_id, message.identity.role)
             saved = self._store.run(self._tables.put_preferences, message.identity.user_id, message.preferences)
             return saved.to_dict()
         if isinstance(message, PurgeNotifications):
@@ -229,7 +230,6 @@ class NotificationService(TracedActor):
 
     def _list(self, message: ListNotifications) -> dict[str, Any]:
         user_id, role = message.identity.user_id, message.identity.role
-        self._remember(user_id, role)
         tables, cutoff = self._tables, self._cutoff()
 
         def work() -> dict[str, Any]:

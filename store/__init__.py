@@ -6,5 +6,7 @@ from . import notifications  # noqa: E402,F401  (registers its migration)
 from .database import BaseModel, Store, database_proxy, open_database
 from .migrations import MIGRATIONS, Migration, migrate, register
 
-__all__ = ["BaseModel", "MIGRATIONS", "Migration", "Store", "database_proxy", "migrate", "notifications", "open_database",
-           "register"]
+__all__ = [
+    "BaseModel", "MIGRATIONS", "Migration", "Store", "database_proxy", "migrate", "notifications", "open_database",
+    "register",
+]
