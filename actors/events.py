@@ -84,7 +84,7 @@ CATALOGUE: dict[str, EventSpec] = {
                               lambda data: ["role:ADMIN"], "alerts, errors, maintenance; never dropped"),
     "STATS_UPDATE": EventSpec({}, {}, lambda data: [STATS_ROOM], "dashboard statistics; coalesced"),
     "NOTIFICATION": EventSpec({}, {"userId": ID, "role": TEXT, "title": TEXT, "message": TEXT, "priority": TEXT},
-                              _notification, "a notification (normally sent by the notification service)"),
+                              _notification, "a bare frame, not stored (POST /api/notifications)"),
     "NOTIFICATION_READ": EventSpec({"userId": ID}, {"ids": ANY, "unreadCount": NUMBER}, _one("user:{userId}"),
                                    "read state changed on another tab or device"),
 }

@@ -18,6 +18,8 @@ def render_doc() -> str:
         "field in `error.fields` (`data.leadId: required`), an unknown type 400 `UNKNOWN_TYPE`, a bad room\n",
         "400 `INVALID_ROOM`; nothing is published by a failed request.\n\n",
         "Ids may be strings or integers and are routed as strings. Fields not listed pass through unchanged.\n",
+        "A `NOTIFICATION` published here is a bare frame: it is not stored, counted or shown in the\n",
+        "notification center; create notifications with `POST /api/notifications` (docs/notifications.md).\n",
         "Without a `room`, an event goes to the type's default rooms. `LEAD_ASSIGNED` goes to two rooms; the\n",
         "answer is then the first room's `{room, epoch, offset, delivered}` plus `rooms`, one entry per room.\n\n",
         "`CAMPAIGN_PROGRESS` (per room) and `STATS_UPDATE` (per room) are coalesced: at most one per\n",
