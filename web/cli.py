@@ -61,9 +61,9 @@ def _serve(settings: Settings, demo: bool = False) -> int:
     from web.demo import Demo
 
     server.start()
-    assert server.system is not None and server.http is not None
+    assert server.system is not None and server.app is not None
     simulator = Demo(server.system).start()
-    server.http.application.extensions["realtime.demo"] = simulator  # the dashboard follows its rooms
+    server.app.extensions["realtime.demo"] = simulator  # the dashboard follows its rooms
     stop.wait()
     simulator.stop()
     server.stop(1001)

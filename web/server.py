@@ -7,6 +7,7 @@ import logging
 import socket
 from typing import Any
 
+from flask import Flask
 from gevent.pool import Pool
 from gevent.pywsgi import WSGIServer
 from geventwebsocket.handler import WebSocketHandler
@@ -15,7 +16,7 @@ from actors import ActorSystem, Settings
 from store import Store, migrate
 
 from .app import create_app
-from .ws_endpoint import handshake_gate
+from .ws_endpoint import handshake_gate, with_sockets
 
 log = logging.getLogger("realtime.server")
 access_log = logging.getLogger("realtime.access")
@@ -53,6 +54,7 @@ class RealtimeServer:
         self.store: Store | None = None
         self.system: ActorSystem | None = None
         self.http: WSGIServer | None = None
+        self.app: Flask | None = None
 
     @property
     def port(self) -> int:
@@ -70,10 +72,11 @@ class RealtimeServer:
             self.store = None
             raise
         system = self.system
-        app = create_app(system, self.store)
+        self.app = app = create_app(system, self.store)
         handler = type("Handler", (_Handler,), {"send_buffer": settings.socket_send_buffer})
         # a Pool, so that stop() can end keep-alive handlers too (the default spawner keeps no list)
-        self.http = WSGIServer((settings.host, settings.port), app, handler_class=handler, log=None, spawn=Pool(),
+        self.http = WSGIServer((settings.host, settings.port), with_sockets(system, app), handler_class=handler,
+                               log=None, spawn=Pool(),
                                error_log=logging.getLogger("realtime.http"), backlog=settings.listen_backlog)
         self.http.pre_start_hook = lambda handler: handshake_gate(system, handler.environ)  # type: ignore[attr-defined]
         self.http.start()

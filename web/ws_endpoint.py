@@ -16,7 +16,7 @@ from flask import Blueprint, Response, request
 from actors import ActorSystem
 from actors.errors import BadRequest, RealtimeError
 
-from .auth import admit_stream, system
+from .auth import admit_stream
 
 log = logging.getLogger("realtime.ws")
 
@@ -44,17 +44,31 @@ def handshake_gate(system_: ActorSystem, environ: dict[str, Any]) -> bool:
 
 @bp.route("/ws", websocket=True)
 def websocket() -> Response:
+    """The refusals: an accepted upgrade never reaches Flask (``with_sockets`` takes it first)."""
     rejected = request.environ.get(_REJECTED)
     if rejected is not None:
         raise rejected
-    ws = request.environ.get("wsgi.websocket")
-    if ws is None:
-        raise BadRequest("this endpoint needs a WebSocket upgrade (Sec-WebSocket-Version 13)")
-    try:
-        pump(system(), ws, request.environ[_IDENTITY])
-    finally:
-        ws.closed = True  # keep gevent-websocket from writing its own, malformed close frame (trap 14)
-    return Response(status=204)
+    raise BadRequest("this endpoint needs a WebSocket upgrade (Sec-WebSocket-Version 13)")
+
+
+def with_sockets(system_: ActorSystem, app: Any) -> Any:
+    """The WSGI application: an upgraded, admitted /ws socket goes to the actor system; the rest to Flask.
+
+    A socket lives for hours; inside a Flask view it would hold a request and an app context (and
+    their objects) for all that time. Refused and plain requests to /ws still get Flask's JSON answers.
+    """
+    def application(environ: dict[str, Any], start_response: Any) -> Any:
+        ws = environ.get("wsgi.websocket")
+        identity = environ.get(_IDENTITY)
+        if ws is None or identity is None:
+            return app(environ, start_response)
+        try:
+            pump(system_, ws, identity)
+        finally:
+            ws.closed = True  # keep gevent-websocket from writing its own, malformed close frame (trap 14)
+        return []
+
+    return application
 
 
 def take_over(handler: Any) -> bytes:

@@ -44,7 +44,7 @@ def test_demo_creates_stored_notifications(server):
 
 def test_dashboard_config_names_the_demo_rooms(server):
     demo = Demo(server.system)
-    server.http.application.extensions["realtime.demo"] = demo
+    server.app.extensions["realtime.demo"] = demo
     config = requests.get(f"http://127.0.0.1:{server.port}/api/dashboard/config", timeout=5).json()
     assert config["demo"] is True and "stats:dashboard" in config["rooms"] and "lead:501" in config["rooms"]
 
