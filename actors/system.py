@@ -223,13 +223,13 @@ class ActorSystem:
             raise Unavailable("the actor system is not running")
         return self.live_sync
 
-    def open_connection(self, identity: Identity, sock: Any, *, sse: bool = False,
-                        subscriptions: tuple[tuple[str, Since | None], ...] = ()) -> tuple[pykka.ActorRef[Any], Any]:
-        """Start the actor for a new socket (or SSE stream); it sends CONNECTED once its rooms are joined."""
+    def open_stream(self, identity: Identity, sock: Any,
+                    subscriptions: tuple[tuple[str, Since | None], ...] = ()) -> tuple[pykka.ActorRef[Any], SseOutlet]:
+        """Start the actor of a new SSE stream (on its own greenlet: the response generator drains it)."""
         assert self.ctx is not None
         connection_id = uuid.uuid4().hex[:16]
         settings = self.settings
-        outlet = (SseOutlet if sse else Outlet)(
+        outlet = SseOutlet(
             connection_id, sock, self.ctx.flusher, self.metrics, max_frames=settings.outbox_max_frames,
             max_bytes=settings.outbox_max_bytes, write_timeout=settings.write_timeout,
             close_timeout=settings.close_timeout)
@@ -268,13 +268,6 @@ class ActorSystem:
             if reader.refused:
                 _linger(sock, settings.close_timeout)
             outlet.dispose()
-
-    @staticmethod
-    def client_frame(ref: pykka.ActorRef[Any], text: str | None) -> None:
-        try:
-            ref.tell(ClientFrame(text))
-        except pykka.ActorDeadError:
-            pass
 
     @staticmethod
     def client_gone(ref: pykka.ActorRef[Any], code: int | None) -> None:

@@ -58,8 +58,7 @@ def sse() -> Response:
             wanted.append(room)
     subscriptions = tuple((room, positions.get(room)) for room in dict.fromkeys(wanted))
 
-    ref, outlet = system_.open_connection(identity, environ["realtime.socket"], sse=True,
-                                          subscriptions=subscriptions)
+    ref, outlet = system_.open_stream(identity, environ["realtime.socket"], subscriptions)
 
     def stream() -> Iterator[bytes]:
         try:

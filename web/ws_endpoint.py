@@ -22,9 +22,6 @@ log = logging.getLogger("realtime.ws")
 
 bp = Blueprint("ws", __name__)
 
-MAILBOX_HIGH_WATER = 64
-"""Stop reading a socket while its actor has this many frames unhandled: TCP pushes back on a flood."""
-
 _REJECTED = "realtime.rejected"
 _IDENTITY = "realtime.identity"
 
