@@ -84,10 +84,8 @@ class ConnectionActor(TracedActor):
     def started(self) -> None:
         hub = self.ctx.hub
         assert hub is not None
+        self.rooms.update(self.identity.home_rooms)
         self.send(hub, RegisterConnection(self.connection_id, self.actor_ref, self.outlet, self.identity), "hub")
-        for room in self.identity.home_rooms:
-            self.rooms.add(room)
-            self.send(hub, Join(room, self.connection_id, self.outlet, ack_to=self.actor_ref), "hub")
         for room, since in self._initial:  # an SSE stream's ?rooms=, already authorized by the web layer
             self.rooms.add(room)
             self.send(hub, Join(room, self.connection_id, self.outlet, since), "hub")
@@ -109,7 +107,7 @@ class ConnectionActor(TracedActor):
             if self.reader is not None and self.reader.paused:
                 self.reader.resume_if_drained()
         elif isinstance(message, Joined):
-            self._home_joined(message.room)
+            self._home_joined(message.rooms)
         elif isinstance(message, ClientGone):
             self._gone()
         elif isinstance(message, CloseConnection):
@@ -121,8 +119,8 @@ class ConnectionActor(TracedActor):
             return super().handle(message)
         return None
 
-    def _home_joined(self, room: str) -> None:
-        self._awaiting_home.discard(room)
+    def _home_joined(self, rooms: tuple[str, ...]) -> None:
+        self._awaiting_home.difference_update(rooms)
         if self._awaiting_home or not self.outlet.held:
             return
         self.outlet.release(text_frame(server_frame("CONNECTED", {

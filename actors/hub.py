@@ -106,8 +106,7 @@ class Hub(TracedActor):
                                    "events": []})
             return None
         if isinstance(message, RegisterConnection):
-            self.connections[message.connection_id] = _ConnectionEntry(message.ref, message.outlet,
-                                                                       message.identity)
+            self._register(message)
             return None
         if isinstance(message, UnregisterConnection):
             self.connections.pop(message.connection_id, None)
@@ -152,14 +151,32 @@ class Hub(TracedActor):
         entry.forwarded += 1
         self.send(entry.ref, message, f"room:{room}")
 
-    def _join_dormant(self, message: Join) -> None:
+    def _register(self, message: RegisterConnection) -> None:
+        """Count the connection and join its home rooms; one Joined for all the dormant ones."""
+        self.connections[message.connection_id] = _ConnectionEntry(message.ref, message.outlet, message.identity)
+        joined_here = []
+        for room in message.identity.home_rooms:
+            join = Join(room, message.connection_id, message.outlet, ack_to=message.ref)
+            if room in self.rooms:
+                self._forward(room, join, create=False)  # the room actor answers with its own Joined
+            else:
+                self._add_dormant_member(join)
+                joined_here.append(room)
+        if joined_here:
+            self.send(message.ref, Joined(tuple(joined_here)), message.connection_id)
+
+    def _add_dormant_member(self, message: Join) -> _DormantRoom:
         dormant = self.dormant.get(message.room)
         if dormant is None:
             dormant = self.dormant[message.room] = _DormantRoom(new_epoch())
         dormant.members[message.connection_id] = message.outlet
         dormant.emptied_at = None
+        return dormant
+
+    def _join_dormant(self, message: Join) -> None:
+        dormant = self._add_dormant_member(message)
         if message.ack_to is not None:
-            self.send(message.ack_to, Joined(message.room), message.connection_id)
+            self.send(message.ack_to, Joined((message.room,)), message.connection_id)
             return
         recovered = None
         if message.since is not None:  # nothing was ever published here: recovered if it is this incarnation

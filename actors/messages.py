@@ -45,16 +45,20 @@ class TokenExpired:
 
 @dataclass(frozen=True, slots=True)
 class Joined:
-    """A room took a home-room join; the connection sends CONNECTED once all have answered."""
+    """Home rooms took the connection's joins; it sends CONNECTED once all have answered."""
 
-    room: str
+    rooms: tuple[str, ...]
 
 
 # --- connection -> hub ---------------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
 class RegisterConnection:
-    """A connection started; the hub counts it and sweeps it for heartbeats."""
+    """A connection started: the hub counts it, sweeps it for heartbeats and joins it to its home rooms.
+
+    One message instead of a register and a join per home room: with thousands of sockets connecting
+    at once, every hub message on the way to CONNECTED adds to the time a client waits.
+    """
 
     connection_id: str
     ref: ActorRef[Any]

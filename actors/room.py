@@ -114,7 +114,7 @@ class RoomActor(TracedActor):
         self.members[message.connection_id] = message.outlet
         self._disarm_idle()
         if message.ack_to is not None:
-            self.send(message.ack_to, Joined(self.room), message.connection_id)
+            self.send(message.ack_to, Joined((self.room,)), message.connection_id)
             return
         replay_or_none = self._missed_since(message.since, already_since) if message.since is not None else None
         recovered = None if message.since is None else replay_or_none is not None
