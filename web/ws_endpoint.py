@@ -8,7 +8,6 @@ frames become ``ClientFrame`` messages; writing belongs to the connection's outl
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Blueprint, Response, request
@@ -17,8 +16,6 @@ from actors import ActorSystem
 from actors.errors import BadRequest, RealtimeError
 
 from .auth import admit_stream
-
-log = logging.getLogger("realtime.ws")
 
 bp = Blueprint("ws", __name__)
 
