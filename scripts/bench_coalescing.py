@@ -168,8 +168,9 @@ def main() -> None:
     off = run(args.clients, args.updates, 0.0, work)
     print(f"{args.updates} CAMPAIGN_PROGRESS updates to {args.clients} clients, one campaign, REST publisher")
     print(f"{'':34s}{'coalesced':>18s}{'every update':>18s}{'ratio':>8s}")
-    rows = [("events published to room", "published"), ("frames written", "frames"), ("frames counted by clients", "received"),
-            ("bytes written", "bytes"), ("server CPU seconds", "cpu"), ("until all had the last value, s", "elapsed")]
+    rows = [("events published to room", "published"), ("frames written", "frames"),
+            ("frames counted by clients", "received"), ("bytes written", "bytes"),
+            ("server CPU seconds", "cpu"), ("until all had the last value, s", "elapsed")]
     for label, key in rows:
         ratio = on[key] / off[key] if off[key] else float("nan")
         print(f"{label:34s}{on[key]:>18,.2f}{off[key]:>18,.2f}{ratio:>8.3f}")

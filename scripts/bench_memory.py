@@ -90,7 +90,8 @@ def main() -> None:
         time.sleep(0.5)
         before = rss_kib(server.pid)
         started = time.monotonic()
-        clients = subprocess.Popen([sys.executable, "-c", CLIENTS, str(port), str(n), SECRET, str(n if distinct else 1)],
+        users = str(n if distinct else 1)
+        clients = subprocess.Popen([sys.executable, "-c", CLIENTS, str(port), str(n), SECRET, users],
                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert clients.stdout is not None and clients.stdin is not None
         if clients.stdout.readline().strip() != "READY":
@@ -98,7 +99,8 @@ def main() -> None:
         took = time.monotonic() - started
         time.sleep(1.0)
         after = rss_kib(server.pid)
-        print(f"N={n}{' distinct users' if distinct else ''}: RSS {before} KiB -> {after} KiB, {(after - before) / n:.1f} KiB per connection; "
+        print(f"N={n}{' distinct users' if distinct else ''}: RSS {before} KiB -> {after} KiB, "
+              f"{(after - before) / n:.1f} KiB per connection; "
               f"connected in {took:.2f} s")
         clients.stdin.write("\n")
         clients.stdin.flush()

@@ -40,7 +40,7 @@ PEERS_DIR = HERE / "peers"
 DEFAULT_MD = REPO / "docs" / "benchmarks.md"
 DEFAULT_JSON = REPO / "docs" / "benchmarks.json"
 ALL_SYSTEMS = ("raw", "socketio", "ours", "ours-inproc")
-DEFAULT_SYSTEMS = ("raw", "socketio", "ours")
+DEFAULT_SYSTEMS = ("raw", "socketio", "ours", "ours-inproc")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 
@@ -53,12 +53,6 @@ OURS_CLIENT_CLAIMS = {"rooms": ["lead:*", "campaign:*"]}
 OURS_EXTRA_DATA = '{"leadId": "bench"}'  # LEAD_UPDATED's schema requires data.leadId
 DEFAULT_OURS_CMD = "realtime-server serve --host 127.0.0.1 --port {port} --jwt-secret {secret}"
 
-OURS_INPROC_TODO = (
-    "TODO: 'ours-inproc' needs an in-process publish API in the server (publish straight into the "
-    "room from Python, no HTTP/JSON/auth on the way in). When it exists, add a wrapper "
-    "scripts/benchmarks/peers/ours_inproc.py that starts our app and exposes POST /publish calling "
-    "that API, and register it in SYSTEM_SPECS like 'raw' (see docs/benchmarks.md)."
-)
 
 
 def log(msg: str) -> None:
@@ -262,27 +256,30 @@ def system_spec(name: str, port: int, secret: str, args) -> dict:
                     "kind": "socketio", "publishPath": "/publish", "rooms": [],
                     "burstRoom": "bench", "pacedRoom": "bench", "burstType": "LEAD_UPDATED",
                     "pacedType": "LEAD_UPDATED"}}
-    if name == "ours":
-        cmd = shlex.split(args.ours_cmd.format(port=port, secret=secret))
-        exe = _which(cmd[0])
-        if exe is None:
-            raise Skip(f"`{cmd[0]}` is not on PATH (our server is not installed in this "
-                       "environment yet): 'ours' skipped")
-        cmd[0] = exe
+    if name in ("ours", "ours-inproc"):
+        if name == "ours":
+            cmd = shlex.split(args.ours_cmd.format(port=port, secret=secret))
+            exe = _which(cmd[0])
+            if exe is None:
+                raise Skip(f"`{cmd[0]}` is not on PATH (our server is not installed in this "
+                           "environment yet): 'ours' skipped")
+            cmd[0] = exe
+        else:  # the same server, published into through ActorSystem.publish by a bench-only POST /publish
+            cmd = [py, str(PEERS_DIR / "ours_inproc.py"), "--host", "127.0.0.1", "--port", str(port),
+                   "--jwt-secret", secret]
         env = {"WEBSOCKET_DEBUG": "false"}
         for kv in args.ours_env:
             k, _, v = kv.partition("=")
             env[k] = v
         rooms = [OURS_ROOM] if args.ours_paced_room == OURS_ROOM else [OURS_ROOM, args.ours_paced_room]
         return {"cmd": cmd, "env": env, "health": "/api/ws", "loadgen": {
-            "kind": "ours", "publishPath": "/api/live-sync", "wsPath": "/ws", "rooms": rooms,
+            "kind": "ours", "publishPath": "/api/live-sync" if name == "ours" else "/publish",
+            "wsPath": "/ws", "rooms": rooms,
             "burstRoom": OURS_ROOM, "pacedRoom": args.ours_paced_room, "burstType": OURS_EVENT,
             "pacedType": args.ours_paced_type, "restType": OURS_EVENT,
             "clientRole": "EMPLOYEE", "clientClaims": OURS_CLIENT_CLAIMS,
             "extraData": json.loads(args.ours_extra_data),
-            "rest": {"room": OURS_REST_ROOM}}}
-    if name == "ours-inproc":
-        raise Skip(OURS_INPROC_TODO)
+            **({"rest": {"room": OURS_REST_ROOM}} if name == "ours" else {})}}
     raise Skip(f"unknown system {name!r}")
 
 
@@ -626,7 +623,8 @@ METRICS: list[tuple[str, Any, str, bool]] = [
     ("load generator CPU, whole run (s)", "loadgen.loadgen.cpuSec", "{:.1f}", False),
     ("clients dropped by the server", "loadgen.closedAfterReady", "{:,}", False),
 ]
-RATIOS = [("ours", "raw"), ("ours", "socketio"), ("socketio", "raw")]
+RATIOS = [("ours", "raw"), ("ours", "socketio"), ("ours-inproc", "raw"), ("ours-inproc", "socketio"),
+          ("socketio", "raw")]
 
 
 def _fmt(value, fmt):
@@ -747,7 +745,7 @@ used is `$BENCH_PYTHON`, else the active virtualenv's, else the project's `.venv
 - **paced**: 4 events/s for 10 s, each sent at its scheduled time whether or not the previous
   publish was answered; latency = receive time − the send timestamp in the payload (same machine,
   same clock), over every delivery; p50 and p99.
-- **REST publish** (ours only): 2,000 `POST /api/live-sync` requests, 16 in flight, into a room
+- **REST publish** ("ours" only): 2,000 `POST /api/live-sync` requests, 16 in flight, into a room
   with 10 subscribers (so the HTTP path, not the fan-out, is measured); requests/s and
   publish→delivery p99.
 - **CPU**: server (its process group) and load generator, per phase, as % of one core, from
@@ -759,8 +757,9 @@ used is `$BENCH_PYTHON`, else the active virtualenv's, else the project's `.venv
 - Peers: **raw** (`peers/raw_gevent.py`) writes one pre-built frame per socket in a plain loop:
   the stack's ceiling. **socketio** (`peers/socketio_gevent.py`) is python-socketio 5.x in gevent
   mode with the gevent-websocket transport. Both set TCP_NODELAY and are driven by `POST /publish`.
-  **ours** publishes `LEAD_UPDATED` (with `data.leadId`, which its schema requires) into
-  `lead:bench`: never coalesced, so every event must arrive. Its clients' tokens carry role
+  **ours** publishes over REST (`POST /api/live-sync`, admin bearer token), `LEAD_UPDATED` (with
+  `data.leadId`, which its schema requires) into `lead:bench`: never coalesced, so every event must
+  arrive. Its clients' tokens carry role
   `EMPLOYEE` and `rooms: ["lead:*", "campaign:*"]`; the publisher's token has role `ADMIN`.
 - Ratio columns divide the two systems' figures as they stand (for times and sizes lower is better,
   for rates higher is better). Runs on this machine varied by about ±20% (FINDINGS.md).
@@ -775,9 +774,11 @@ used is `$BENCH_PYTHON`, else the active virtualenv's, else the project's `.venv
 - `--slow-readers 1%`: that share of the clients pause their socket after subscribing and never
   read again; the figures then cover the other clients (note: 50 × 200-byte events fit in the
   kernel's socket buffers, so raise `--burst-events`/`--event-bytes` to make backpressure bite).
-- Not yet measured: **ours-inproc** (events published through an in-process Python API instead of
-  REST). TODO: once the server has such an API, add `peers/ours_inproc.py` that starts our app and
-  exposes the same `POST /publish` trigger calling it, and register it in `run.py`.
+- **ours-inproc** (`peers/ours_inproc.py`) is the same server with the same settings and clients,
+  but its events are published through the in-process API, `ActorSystem.publish` (what a Python
+  service embedded in the server, or `system.events`, calls): a bench-only `POST /publish` in front
+  of the WSGI application, like the peers', with no token, Flask or REST layer on the way in. Next to
+  "ours" it shows what the REST layer costs; next to raw, what the actor path costs.
 """
 
 
