@@ -16,7 +16,7 @@ from actors import ActorSystem, Settings
 from store import Store, migrate
 
 from .app import create_app
-from .ws_endpoint import handshake_gate, with_sockets
+from .ws_endpoint import handshake_gate, run_admitted
 
 log = logging.getLogger("realtime.server")
 access_log = logging.getLogger("realtime.access")
@@ -26,6 +26,7 @@ class _Handler(WebSocketHandler):
     """gevent-websocket's handler with TCP_NODELAY and access lines in our log instead of stderr."""
 
     send_buffer = 0
+    system: ActorSystem | None = None
 
     def handle(self) -> None:
         try:
@@ -35,6 +36,10 @@ class _Handler(WebSocketHandler):
         except OSError:
             pass
         super().handle()
+
+    def run_websocket(self) -> None:
+        if self.system is None or not run_admitted(self.system, self):
+            super().run_websocket()
 
     def get_environ(self) -> dict[str, Any]:
         environ = super().get_environ()
@@ -73,9 +78,9 @@ class RealtimeServer:
             raise
         system = self.system
         self.app = app = create_app(system, self.store)
-        handler = type("Handler", (_Handler,), {"send_buffer": settings.socket_send_buffer})
+        handler = type("Handler", (_Handler,), {"send_buffer": settings.socket_send_buffer, "system": system})
         # a Pool, so that stop() can end keep-alive handlers too (the default spawner keeps no list)
-        self.http = WSGIServer((settings.host, settings.port), with_sockets(system, app), handler_class=handler,
+        self.http = WSGIServer((settings.host, settings.port), app, handler_class=handler,
                                log=None, spawn=Pool(),
                                error_log=logging.getLogger("realtime.http"), backlog=settings.listen_backlog)
         self.http.pre_start_hook = lambda handler: handshake_gate(system, handler.environ)  # type: ignore[attr-defined]

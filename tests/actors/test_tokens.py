@@ -95,3 +95,21 @@ def test_a_cached_token_still_expires():
     with pytest.raises(Unauthorized) as err:
         verifier.verify(short)
     assert "expired" in err.value.message
+
+
+@pytest.mark.parametrize("algorithm", ["HS256", "HS384", "HS512"])
+def test_hmac_key_checks_run_once_and_signatures_are_still_checked(algorithm, monkeypatch):
+    from jwt.algorithms import HMACAlgorithm
+
+    settings = Settings(jwt_secret=SECRET, jwt_algorithm=algorithm)
+    verifier = TokenVerifier(settings)
+    tokens = {sub: issue_token(settings, sub, "EMPLOYEE") for sub in ("1", "2", "3")}
+    forged = jwt.encode(claims(), "another-secret-that-is-long-enough-0123456789", algorithm=algorithm)
+    calls = []
+    original = HMACAlgorithm.prepare_key
+    monkeypatch.setattr(HMACAlgorithm, "prepare_key", lambda self, key: calls.append(key) or original(self, key))
+    for sub, token in tokens.items():  # distinct tokens: the verified-token cache does not answer these
+        assert verifier.verify(token).user_id == sub
+    assert len(calls) == 1
+    with pytest.raises(Unauthorized, match="invalid"):
+        verifier.verify(forged)
