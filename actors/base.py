@@ -126,4 +126,8 @@ class TracedActor(pykka.ThreadingActor):
                       exc_info=exc)
         if self._tracer.enabled:
             self._tracer.record(self, "error", type(message).__name__, detail=repr(exc)[:500])
-        return Failure(exc)
+        failure = Failure(exc)
+        reply = getattr(message, "reply", None)  # a told message whose sender waits: tell it now
+        if reply is not None and hasattr(reply, "done") and not reply.done():
+            reply.set(failure)
+        return failure

@@ -50,6 +50,7 @@ from .metrics import Metrics
 from .outlet import Flusher, Outlet
 from .policy import RoomPolicy
 from .protocol import parse_room
+from .reply import Reply
 from .socket_reader import SocketReader
 from .sse_outlet import SseOutlet
 from .tokens import TokenVerifier
@@ -186,7 +187,7 @@ class ActorSystem:
         ``coalesced: true`` with no offset when the update was held for the next window).
         """
         rooms = events.prepare(type_, data, room, self.settings.all_room_prefixes)
-        futures = [self._route(name, type_, data, pykka.ThreadingFuture() if wait else None) for name in rooms]
+        futures = [self._route(name, type_, data, Reply() if wait else None) for name in rooms]
         if not wait:
             return None
         results = [self._wait(future, name) for future, name in zip(futures, rooms, strict=True)]
@@ -206,9 +207,14 @@ class ActorSystem:
 
     def _wait(self, future: Any, what: str) -> Any:
         try:
-            return future.get(timeout=self.settings.ask_timeout)
+            result = future.get(timeout=self.settings.ask_timeout)
         except pykka.Timeout:
             raise Unavailable(f"{what} did not answer within {self.settings.ask_timeout}s") from None
+        if isinstance(result, Failure):  # the handler raised (TracedActor._failed): answer now, not at the timeout
+            if isinstance(result.error, RealtimeError):
+                raise result.error
+            raise Unavailable(f"{what} failed: {result.error!r}")
+        return result
 
     def push_stats(self, figures: Any, room: Any = None) -> dict[str, Any]:
         """Merge figures into the last known statistics and send them (``POST /api/live-sync/stats``)."""
@@ -216,7 +222,7 @@ class ActorSystem:
 
     def recompute_stats(self) -> dict[str, Any]:
         """Ask STATS_PROVIDER for fresh statistics and wait for them."""
-        future = pykka.ThreadingFuture[Any]()
+        future = Reply()
         self._live_sync().tell(RecomputeStats(future))
         return self._wait(future, "the statistics provider")  # type: ignore[no-any-return]
 
@@ -227,7 +233,7 @@ class ActorSystem:
     def history(self, room: str, since: int | None, epoch: str | None) -> dict[str, Any]:
         """A room's held events after ``since`` (REST recovery), never a partial set called recovered."""
         parse_room(room, self.settings.all_room_prefixes)
-        future = pykka.ThreadingFuture[Any]()
+        future = Reply()
         self._hub().tell(History(room, since, epoch, future))
         return self._wait(future, f"room {room}")  # type: ignore[no-any-return]
 
@@ -306,7 +312,7 @@ class ActorSystem:
 
     def create_notifications(self, caller: Identity, draft: Any, idempotency_key: str | None) -> Any:
         """Queue a validated ``notification_rules.Draft``; returns the store's ``CreateOutcome`` once committed."""
-        future = pykka.ThreadingFuture[Any]()
+        future = Reply()
         self._notifications().tell(CreateNotifications(caller.user_id, draft, idempotency_key, future))
         try:
             result = future.get(timeout=self.settings.ask_timeout)
