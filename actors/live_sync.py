@@ -22,13 +22,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import gevent
-from pykka import Future
 
 from .base import TracedActor
 from .context import ActorContext
 from .errors import ConfigError, Conflict
 from .events import STATS_ROOM
 from .messages import Coalesce, FlushCoalesced, GetSyncStatus, Publish, PushStats, RecomputeStats, StatsComputed
+from .reply import Reply
 
 log = logging.getLogger("realtime.live_sync")
 
@@ -75,7 +75,7 @@ class LiveSync(TracedActor):
         self._slots: dict[tuple[str, str], _Slot] = {}
         self._stats: dict[str, _StatsState] = {}
         self._provider = load_provider(ctx.settings.stats_provider)
-        self._computing: list[Future[Any]] | None = None
+        self._computing: list[Reply] | None = None
         self._last_recompute: dict[str, Any] | None = None
         self._refresher: gevent.Greenlet | None = None
 
@@ -109,7 +109,7 @@ class LiveSync(TracedActor):
 
     # --- coalescing ------------------------------------------------------------------------------
 
-    def _coalesce(self, room: str, type_: str, data: dict[str, Any], reply: Future[Any] | None) -> None:
+    def _coalesce(self, room: str, type_: str, data: dict[str, Any], reply: Reply | None) -> None:
         key = (type_, room)
         slot = self._slots.get(key)
         if slot is None:
@@ -152,18 +152,18 @@ class LiveSync(TracedActor):
         self._publish(room, type_, data, None)
         self._arm(slot, type_, room, self._interval)
 
-    def _publish(self, room: str, type_: str, data: dict[str, Any], reply: Future[Any] | None) -> None:
+    def _publish(self, room: str, type_: str, data: dict[str, Any], reply: Reply | None) -> None:
         self.send(self.ctx.hub, Publish(room, type_, data, reply), "hub")  # type: ignore[arg-type]
 
     # --- statistics ------------------------------------------------------------------------------
 
-    def _push_stats(self, room: str, figures: dict[str, Any], reply: Future[Any] | None) -> None:
+    def _push_stats(self, room: str, figures: dict[str, Any], reply: Reply | None) -> None:
         state = self._stats.setdefault(room, _StatsState())
         state.figures.update(figures)
         state.updated_at = time.time()
         self._coalesce(room, "STATS_UPDATE", dict(state.figures), reply)
 
-    def _recompute(self, reply: Future[Any] | None) -> None:
+    def _recompute(self, reply: Reply | None) -> None:
         if self._provider is None:
             if reply is not None:
                 reply.set_exception(exc_info=(Conflict, Conflict(

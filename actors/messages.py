@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pykka import ActorRef, Future
+    from pykka import ActorRef
 
     from .identity import Identity
     from .outlet import Outlet
+    from .reply import Reply
 
 
 # --- web layer -> connection -------------------------------------------------------------------
@@ -113,7 +114,7 @@ class Publish:
     room: str
     type: str
     data: dict[str, Any]
-    reply: Future[Any] | None = None
+    reply: Reply | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +124,7 @@ class History:
     room: str
     since: int | None
     epoch: str | None
-    reply: Future[Any]
+    reply: Reply
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +175,7 @@ class CreateNotifications:
     caller: str
     draft: Any
     idempotency_key: str | None
-    reply: Future[Any]
+    reply: Reply
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,7 +266,7 @@ class Coalesce:
     room: str
     type: str
     data: dict[str, Any]
-    reply: Future[Any] | None = None
+    reply: Reply | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,14 +283,14 @@ class PushStats:
 
     room: str
     figures: dict[str, Any]
-    reply: Future[Any] | None = None
+    reply: Reply | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class RecomputeStats:
     """Ask STATS_PROVIDER for fresh figures; ``reply`` gets them (or the failure)."""
 
-    reply: Future[Any] | None = None
+    reply: Reply | None = None
 
 
 @dataclass(frozen=True, slots=True)
