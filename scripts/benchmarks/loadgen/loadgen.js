@@ -86,7 +86,7 @@ for (let i = 0; i < N; i++) {
   const slow = slowSet.has(i);
   const c = {
     i, ws: null, ready: false, failed: false, closed: false, slow, rooms: (cfg.rooms || []).slice(), subscribed: 0,
-    token: null, tStart: 0, tReady: 0, timer: null, done: null,
+    token: null, tStart: 0, tConnected: 0, tReady: 0, timer: null, done: null,
   };
   if (restRoom && !slow && restSubs.length < cfg.rest.subscribers) {
     c.rooms.push(restRoom);
@@ -148,6 +148,7 @@ const adapters = {
       if (m.room !== undefined && m.data && m.data.phase !== undefined) return m.data;
       switch (m.type) {
         case 'CONNECTED':
+          c.tConnected = now();
           c.heartbeat = (m.data && m.data.heartbeat) || 25;
           if (c.rooms.length === 0) { ready(c); return null; }
           c.rooms.forEach((room, k) => c.ws.send(JSON.stringify({ type: 'SUBSCRIBE', data: { room }, id: `s${k}` })));
@@ -184,6 +185,7 @@ function ready(c) {
   if (c.ready || c.failed) return;
   c.ready = true;
   c.tReady = now();
+  if (!c.tConnected) c.tConnected = c.tReady;
   handshakeMs[handshakeN++] = c.tReady - c.tStart;
   if (c.slow) c.ws._socket.pause(); // never reads again: the "slow reader" variant
   settle(c);
@@ -482,6 +484,7 @@ function waitGo() {
   const ready = readyClients().length;
   result.connect = {
     requested: N, ready, failed: N - ready, failReasons, seconds: (t1 - t0) / 1000,
+    connectedSeconds: (clients.reduce((m, c) => (c.ready && c.tConnected > m ? c.tConnected : m), t0) - t0) / 1000,
     connectsPerSec: ready / ((t1 - t0) / 1000), concurrency: cfg.connectConcurrency,
     handshakeMs: summary(handshakeMs, handshakeN), loadgenCpuSec: cpuAt() - cpu0,
   };
