@@ -97,6 +97,9 @@ class Settings:
     gc_young_threshold: int = field(
         default=20_000, metadata={"help": "allocations between young-generation garbage collections (Python's is 700)"}
     )
+    gc_pause_warn_ms: float = field(
+        default=200.0, metadata={"help": "log a garbage collection that stops the server this long (ms); 0 = never"}
+    )
     ask_timeout: float = field(default=5.0, metadata={"help": "seconds a REST call waits for an actor"})
     listen_backlog: int = field(default=2048, metadata={"help": "TCP listen backlog"})
     trace_ring_size: int = field(default=200, metadata={"help": "recent trace events kept per actor (debug)"})
@@ -156,6 +159,8 @@ class Settings:
         for name in ("notification_max_age_days", "notification_purge_interval", "idempotency_ttl_hours"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.upper()} must be positive")
+        if self.gc_pause_warn_ms < 0:
+            raise ConfigError("GC_PAUSE_WARN_MS must be 0 (never) or positive")
 
 
 def _parser_for(f: dataclasses.Field[Any]) -> Callable[[str], Any]:

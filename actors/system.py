@@ -21,6 +21,7 @@ from .connection import ConnectionActor
 from .context import ActorContext
 from .errors import RealtimeError, Unavailable
 from .event_service import EventService
+from .gc_pauses import PAUSES
 from .hub import Hub
 from .identity import Identity
 from .live_sync import LiveSync, load_provider
@@ -117,6 +118,7 @@ class ActorSystem:
 
             self.notifications = NotificationService.start(self.ctx)
         self._heartbeat = gevent.spawn(self._beat)
+        PAUSES.install(self.settings.gc_pause_warn_ms)
         self.running = True
         return self
 
@@ -298,7 +300,7 @@ class ActorSystem:
     def status(self) -> dict[str, Any]:
         hub_status = self.ask(self._hub(), GetStatus())
         return {**self.metrics.snapshot(), **hub_status, "actors": self.tracer.count(),
-                "debug": self.tracer.enabled}
+                "debug": self.tracer.enabled, "gc": PAUSES.snapshot()}
 
     def at_capacity(self) -> bool:
         return self.metrics.connections >= self.settings.max_connections

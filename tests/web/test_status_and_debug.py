@@ -22,6 +22,17 @@ def test_status_reports_connections_rooms_frames_uptime(connect, server, admin_h
     assert get(server, "/api/ws", {}).status_code == 401
 
 
+def test_status_reports_garbage_collector_pauses(server):
+    import gc
+
+    before = get(server, "/api/ws", {"Authorization": f"Bearer {token()}"}).json()["gc"]
+    gc.collect()
+    after = get(server, "/api/ws", {"Authorization": f"Bearer {token()}"}).json()["gc"]
+    assert after["collections"][2] >= before["collections"][2] + 1
+    assert after["pauseMsTotal"][2] > before["pauseMsTotal"][2] and after["pauseMsMax"][2] > 0
+    assert after["thresholds"] == list(gc.get_threshold()) and "longPauses" in after
+
+
 def test_health_needs_no_token(server):
     assert get(server, "/healthz", {}).json() == {"ok": True}
 
