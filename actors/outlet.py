@@ -94,11 +94,14 @@ class Outlet:
 
     # --- the data path ---------------------------------------------------------------------------
 
-    def offer(self, frame: bytes, type_: str | None = None, key: str | None = None) -> bool:
+    def offer(self, frame: bytes, type_: str | None = None, key: str | None = None, now: bool = False) -> bool:
         """Queue one frame; False if the socket is closing.
 
         ``type_`` (an event type) is kept for delivery tracking; ``key`` marks a frame that a newer
-        frame with the same key supersedes while this socket is backed up.
+        frame with the same key supersedes while this socket is backed up. ``now``: the sender has
+        nothing more for this socket in this loop iteration, so a socket with nothing queued is
+        written at once instead of at the iteration's end (the Flusher): there is nothing to coalesce,
+        and the frame leaves as soon as it is ready.
         """
         if self.closing:
             return False
@@ -115,8 +118,11 @@ class Outlet:
                 self._overflow()
                 return False
         if not self._dirty and self._writer is None and not self._held:
-            self._dirty = True
-            self._flusher.mark(self)
+            if now:
+                self.flush()  # only this frame is queued: nothing dirty, held or being written came before it
+            else:
+                self._dirty = True
+                self._flusher.mark(self)
         return True
 
     def replay(self, frames: list[bytes]) -> None:

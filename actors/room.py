@@ -97,9 +97,15 @@ class RoomActor(TracedActor):
             key = f"{type_}:{self.room}"
             self._latest[type_] = frame
         delivered = 0
+        # Alone in the mailbox: no later event can share a write with this one, so write it now rather
+        # than after queueing it for every member (the first member would wait for the last one's queueing).
+        now = not self.actor_inbox.qsize()
+        started = time.perf_counter()
         for outlet in self.members.values():
-            if outlet.offer(frame, type_, key):
+            if outlet.offer(frame, type_, key, now):
                 delivered += 1
+        if now and self.members:  # written here, not by the Flusher, which keeps this figure otherwise
+            self.ctx.metrics.flush_delays.append(time.perf_counter() - started)
         counts = self.ctx.metrics.of(type_)
         counts.published += 1
         counts.delivered += delivered
