@@ -99,7 +99,7 @@ class RoomActor(TracedActor):
         delivered = 0
         # Alone in the mailbox: no later event can share a write with this one, so write it now rather
         # than after queueing it for every member (the first member would wait for the last one's queueing).
-        now = not self.actor_inbox.qsize()
+        now = not self.mailbox_depth()
         started = time.perf_counter()
         for outlet in self.members.values():
             if outlet.offer(frame, type_, key, now):
