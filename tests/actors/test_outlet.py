@@ -64,3 +64,39 @@ def test_past_the_bound_the_socket_gets_4008_and_nothing_more_is_queued():
         outlet.dispose()
         ours.close()
         theirs.close()
+
+
+def read_frames(sock, count):
+    """The payloads of the next ``count`` server frames (unmasked, short) on ``sock``."""
+    data, out = b"", []
+    sock.settimeout(2)
+    while len(out) < count:
+        data += sock.recv(65536)
+        while len(data) >= 2 and len(data) >= 2 + (data[1] & 0x7F):
+            size = data[1] & 0x7F
+            out.append(data[2:2 + size].decode())
+            data = data[2 + size:]
+    return out
+
+
+def test_now_writes_an_idle_socket_at_once_and_never_overtakes_queued_frames():
+    ours, theirs = socket.socketpair()
+    metrics = Metrics()
+    outlet = Outlet("c1", ours, Flusher(metrics), metrics, write_timeout=30, close_timeout=1, max_frames=100,
+                    max_bytes=1_000_000)
+    try:
+        outlet.release(text_frame('{"n":0}'))
+        gevent.sleep(0)  # the Flusher writes CONNECTED-like first frame at the end of the iteration
+        assert read_frames(theirs, 1) == ['{"n":0}']
+        outlet.offer(text_frame('{"n":1}'), now=True)  # idle socket: written before this call returns
+        theirs.setblocking(False)
+        assert theirs.recv(100)[2:] == b'{"n":1}'
+        outlet.offer(text_frame('{"n":2}'))  # queued for the Flusher...
+        outlet.offer(text_frame('{"n":3}'), now=True)  # ...so this one waits behind it
+        assert outlet.queued == 2
+        gevent.sleep(0)
+        assert read_frames(theirs, 2) == ['{"n":2}', '{"n":3}']
+    finally:
+        outlet.dispose()
+        ours.close()
+        theirs.close()
