@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -32,9 +33,22 @@ ROOM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
+_stamp: tuple[int, str] = (-1, "")
+
+
 def utc_now_iso() -> str:
-    """ISO-8601 with milliseconds and a Z, as browsers' ``Date`` parses it."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """ISO-8601 with milliseconds and a Z, as browsers' ``Date`` parses it.
+
+    Formatted once per millisecond: a connect storm or an event burst stamps many frames within one,
+    and the datetime formatting was 1 % of the server's CPU while 10,000 browsers connected.
+    """
+    global _stamp
+    ms = time.time_ns() // 1_000_000
+    if ms != _stamp[0]:
+        seconds, millis = divmod(ms, 1000)
+        text = datetime.fromtimestamp(seconds, UTC).replace(microsecond=millis * 1000)
+        _stamp = (ms, text.isoformat(timespec="milliseconds").replace("+00:00", "Z"))
+    return _stamp[1]
 
 
 def dumps(value: Any) -> str:
