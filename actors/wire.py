@@ -150,6 +150,28 @@ class FrameReader:
                 return message
 
 
+class _Pending:
+    """The bytes a FrameParser holds, and what its reader took of them in the current attempt.
+
+    Apart from the parser so that the reader's ``read`` (a bound method of this) does not point back
+    at the parser: no reference cycle, so a closed connection's parser is freed at once, not by a
+    garbage collection.
+    """
+
+    __slots__ = ("data", "taken")
+
+    def __init__(self) -> None:
+        self.data = b""
+        self.taken: list[bytes] = []
+
+    def take(self, n: int) -> bytes:
+        if len(self.data) < n:
+            raise _NeedMore
+        chunk, self.data = self.data[:n], self.data[n:]
+        self.taken.append(chunk)
+        return chunk
+
+
 class FrameParser:
     """Incremental: ``feed`` what the socket gave, get whole messages back; same rules as FrameReader.
 
@@ -157,30 +179,24 @@ class FrameParser:
     soon as a header is complete, before any of its payload is buffered.
     """
 
-    def __init__(self, max_message_bytes: int) -> None:
-        self._buffer = b""
-        self._queue: list[bytes] = []
-        self._reader = FrameReader(self._take, max_message_bytes)
+    __slots__ = ("_pending", "_reader")
 
-    def _take(self, n: int) -> bytes:
-        if len(self._buffer) < n:
-            raise _NeedMore
-        data, self._buffer = self._buffer[:n], self._buffer[n:]
-        self._queue.append(data)
-        return data
+    def __init__(self, max_message_bytes: int) -> None:
+        self._pending = _Pending()
+        self._reader = FrameReader(self._pending.take, max_message_bytes)
 
     def feed(self, data: bytes) -> list[Message]:
-        self._buffer = self._buffer + data if self._buffer else data
+        pending, reader = self._pending, self._reader
+        pending.data = pending.data + data if pending.data else data
         messages: list[Message] = []
-        while self._buffer:
-            consumed: list[bytes] = []
-            self._queue = consumed
-            state = (self._reader._parts[:], self._reader._first_opcode, self._reader._size)
+        while pending.data:
+            pending.taken = []
+            state = (reader._parts[:], reader._first_opcode, reader._size)
             try:
-                messages.append(self._reader.read_message())
+                messages.append(reader.read_message())
             except _NeedMore:
-                self._buffer = b"".join(consumed) + self._buffer  # not a whole frame yet: put it back
-                self._reader._parts, self._reader._first_opcode, self._reader._size = state
+                pending.data = b"".join(pending.taken) + pending.data  # not a whole frame yet: put it back
+                reader._parts, reader._first_opcode, reader._size = state
                 break
         return messages
 

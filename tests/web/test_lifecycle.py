@@ -131,6 +131,37 @@ def test_a_thousand_connect_disconnect_cycles_leave_nothing_behind(start_server)
     assert status(server)["connectionsTotal"] == 1001
 
 
+def test_a_closed_connection_leaves_no_reference_cycles_in_the_server(start_server):
+    """Freed by reference counting, not by a collection: the collector's pauses grow with what it must find."""
+    import gc
+
+    server = start_server()
+
+    def connect_and_close(count):
+        clients = [WsClient.open(server.port, token(str(n))) for n in range(count)]
+        for client in clients:
+            assert client.recv()["type"] == "CONNECTED"
+            client.send("SUBSCRIBE", {"room": "lead:7"})
+            assert client.recv()["type"] == "SUBSCRIBED"
+            client.close()
+        assert wait_until(lambda: status(server)["connections"] == 0)
+
+    connect_and_close(5)  # first use: caches, lazily built tables
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        connect_and_close(50)
+        gc.collect()
+        server_side = [type(o).__qualname__ for o in gc.garbage
+                       if type(o).__module__.split(".")[0] in ("actors", "web", "store", "pykka", "geventwebsocket")]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert server_side == []  # the test's own websocket-client objects may form cycles; the server's must not
+
+
 def test_rooms_stay_dormant_until_their_first_event(start_server, admin_headers):
     server = start_server()
     client = WsClient.open(server.port, token("5"))
