@@ -123,7 +123,7 @@ class Hub(TracedActor):
                 self.send(entry.ref, Retire(), f"room:{message.room}")
             return None
         if isinstance(message, Tick):
-            return self._heartbeat()
+            return self._heartbeat(message.slice_, message.slices)
         if isinstance(message, ConnectedUsers):
             roles, users = set(message.roles), set(message.user_ids)
             return {e.identity.user_id: e.identity.role for e in self.connections.values()
@@ -191,18 +191,23 @@ class Hub(TracedActor):
         if dormant is not None and not dormant.members and dormant.emptied_at is None:
             dormant.emptied_at = time.monotonic()
 
-    def _heartbeat(self) -> int:
-        """Ping every socket; cut the ones silent for longer than the timeout. Returns how many were cut.
+    def _heartbeat(self, slice_: int = 0, slices: int = 1) -> int:
+        """Ping the sockets of one slice; cut the ones silent for longer than the timeout. Returns how many were cut.
 
-        Also forgets dormant rooms empty for longer than the idle period.
+        Once a round (slice 0) also forgets dormant rooms empty for longer than the idle period.
         """
-        idle_before = time.monotonic() - self.ctx.settings.room_idle_seconds
-        expired = [name for name, d in self.dormant.items() if d.emptied_at is not None and d.emptied_at < idle_before]
-        for room in expired:
-            del self.dormant[room]
-        silent_before = time.monotonic() - self.ctx.settings.heartbeat_timeout
+        now = time.monotonic()
+        if slice_ == 0:
+            idle_before = now - self.ctx.settings.room_idle_seconds
+            expired = [name for name, d in self.dormant.items()
+                       if d.emptied_at is not None and d.emptied_at < idle_before]
+            for room in expired:
+                del self.dormant[room]
+        silent_before = now - self.ctx.settings.heartbeat_timeout
         cut = 0
-        for entry in self.connections.values():
+        for connection_id, entry in self.connections.items():
+            if slices > 1 and hash(connection_id) % slices != slice_:
+                continue
             outlet = entry.outlet
             if outlet.last_heard < silent_before:
                 outlet.abort()

@@ -64,6 +64,14 @@ _PROCESS_TAG = os.urandom(3).hex()
 _CONNECTION_SERIAL = itertools.count(1)
 
 
+HEARTBEAT_SLICE_SECONDS = 1.0
+
+
+def heartbeat_slices(interval: float) -> int:
+    """How many ticks a heartbeat round is spread over: one about every HEARTBEAT_SLICE_SECONDS."""
+    return max(1, round(interval / HEARTBEAT_SLICE_SECONDS))
+
+
 def new_connection_id() -> str:
     """16 hex digits, unique in this process: a random per-process tag and a serial number.
 
@@ -151,12 +159,16 @@ class ActorSystem:
                 pass
 
     def _beat(self) -> None:
+        """One Tick per slice of the heartbeat interval (see ``Tick``): a round pings every socket once."""
+        slices = heartbeat_slices(self.settings.heartbeat_interval)
+        tick = 0
         while True:
-            gevent.sleep(self.settings.heartbeat_interval)
+            gevent.sleep(self.settings.heartbeat_interval / slices)
             try:
-                self._hub().tell(Tick())
+                self._hub().tell(Tick(tick % slices, slices))
             except pykka.ActorDeadError:
                 return
+            tick += 1
 
     def _hub(self) -> pykka.ActorRef[Any]:
         if self.ctx is None or self.ctx.hub is None:

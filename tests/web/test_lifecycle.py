@@ -24,6 +24,31 @@ def test_protocol_pings_arrive(start_server):
     client.close()
 
 
+def test_heartbeat_pings_are_spread_over_the_interval(start_server):
+    """Every socket is pinged once per interval, but not all in the same instant (a burst of pongs delays events)."""
+    import gevent
+
+    server = start_server(heartbeat_interval=2.0, heartbeat_timeout=10)  # two slices, a tick a second
+    clients = [WsClient.open(server.port, token(str(n))) for n in range(16)]
+    for client in clients:
+        assert client.recv()["type"] == "CONNECTED"
+    started = time.monotonic()
+
+    def first_ping(client):
+        client.ws.settimeout(3.5)
+        opcode, _ = client.ws.recv_data(control_frame=True)
+        assert opcode == 0x9
+        return time.monotonic() - started
+
+    jobs = [gevent.spawn(first_ping, client) for client in clients]
+    gevent.joinall(jobs, raise_error=True)
+    times = sorted(job.value for job in jobs)
+    assert times[-1] < 2.6  # each socket within one interval
+    assert times[-1] - times[0] > 0.7  # in two ticks about a second apart, not in one burst
+    for client in clients:
+        client.close()
+
+
 def test_a_silent_peer_is_dropped_with_its_actor_and_subscriptions(start_server):
     server = start_server(heartbeat_interval=0.2, heartbeat_timeout=0.6)
     raw = socket.create_connection(("127.0.0.1", server.port))
