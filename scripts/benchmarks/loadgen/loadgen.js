@@ -51,6 +51,7 @@ function newStats(name, expected, latCap) {
     name, expected, delivered: 0, outOfOrder: 0, firstRecv: 0, lastRecv: 0,
     lat: new Float64Array(Math.max(1, Math.min(latCap, 4_000_000))), latN: 0, resolve: null,
     lastSeq: new Int32Array(N).fill(-1),
+    seqMax: [], // slowest delivery per event (by seq): shows whether a tail is a few stalled events or all of them
   };
   stats[name] = st;
   return st;
@@ -105,7 +106,11 @@ function record(c, d) {
   st.delivered++;
   if (st.firstRecv === 0) st.firstRecv = t;
   st.lastRecv = t;
-  if (st.latN < st.lat.length && typeof d.ts === 'number') st.lat[st.latN++] = t - d.ts;
+  if (st.latN < st.lat.length && typeof d.ts === 'number') {
+    const ms = t - d.ts;
+    st.lat[st.latN++] = ms;
+    if (d.seq >= 0 && d.seq < 100000 && !(st.seqMax[d.seq] >= ms)) st.seqMax[d.seq] = ms;
+  }
   if (d.seq <= st.lastSeq[c.i]) st.outOfOrder++; else st.lastSeq[c.i] = d.seq;
   if (st.resolve && st.delivered >= st.expected) { const r = st.resolve; st.resolve = null; r(); }
 }
@@ -392,6 +397,7 @@ async function phasePaced() {
     outOfOrder: st.outOfOrder, seconds: (now() - t0) / 1000,
     responses: tallyResponses(responses),
     latencyMs: summary(st.lat, st.latN),
+    slowestPerEventMs: st.seqMax.map((v) => Math.round((v || 0) * 10) / 10),
     loadgenCpuSec: cpu1 - cpu0,
   };
 }
