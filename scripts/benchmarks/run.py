@@ -763,7 +763,9 @@ used is `$BENCH_PYTHON`, else the active virtualenv's, else the project's `.venv
   mode with the gevent-websocket transport. Both set TCP_NODELAY and are driven by `POST /publish`.
   **ours** publishes over REST (`POST /api/live-sync`, admin bearer token), `LEAD_UPDATED` (with
   `data.leadId`, which its schema requires) into `lead:bench`: never coalesced, so every event must
-  arrive. Its clients' tokens carry role
+  arrive. Like our browser client, an "ours" client that has heard nothing for a
+  heartbeat (25 s) sends a JSON `PING`; the servers' WebSocket pings are answered by the `ws` library,
+  as browsers do. Its clients' tokens carry role
   `EMPLOYEE` and `rooms: ["lead:*", "campaign:*"]`; the publisher's token has role `ADMIN`.
 - Ratio columns divide the two systems' figures as they stand (for times and sizes lower is better,
   for rates higher is better). Runs on this machine varied by about ±20% (FINDINGS.md).

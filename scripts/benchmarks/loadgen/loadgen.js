@@ -87,7 +87,7 @@ for (let i = 0; i < N; i++) {
   const slow = slowSet.has(i);
   const c = {
     i, ws: null, ready: false, failed: false, closed: false, slow, rooms: (cfg.rooms || []).slice(), subscribed: 0,
-    token: null, tStart: 0, tConnected: 0, tReady: 0, timer: null, done: null,
+    token: null, tStart: 0, tConnected: 0, tReady: 0, lastHeard: 0, lastPing: 0, timer: null, done: null,
   };
   if (restRoom && !slow && restSubs.length < cfg.rest.subscribers) {
     c.rooms.push(restRoom);
@@ -214,6 +214,7 @@ function open(c, onDone) {
   c.ws = ws;
   c.timer = setTimeout(() => fail(c, 'timeout'), cfg.connectTimeoutMs);
   ws.on('message', (data, isBinary) => {
+    c.lastHeard = now();
     let d;
     try {
       d = adapter.onText(c, isBinary ? data.toString('utf8') : data.toString());
@@ -271,16 +272,21 @@ async function connectAll() {
 }
 
 // ---------------------------------------------------------------- heartbeats ("ours" protocol only)
+// As our browser client (web/static/realtime.js) does: a socket that has heard nothing for a heartbeat
+// sends a JSON PING (the server's WebSocket pings are answered by the ws library itself, as browsers
+// do). A client that receives events stays quiet.
 let hbTimer = null;
 function startHeartbeats() {
   if (KIND !== 'ours') return;
-  let tick = 0;
   hbTimer = setInterval(() => {
-    tick++;
+    const t = now();
     for (const c of clients) {
       if (!c.ready || c.slow || c.closed) continue;
-      const hb = Math.max(5, Math.floor((c.heartbeat || 25) * 0.8));
-      if ((c.i + tick) % hb === 0) { try { c.ws.send('{"type":"PING","data":{}}'); } catch (e) { /* ignore */ } }
+      const period = (c.heartbeat || 25) * 1000;
+      if (t - c.lastHeard >= period && t - c.lastPing >= period) {
+        c.lastPing = t;
+        try { c.ws.send('{"type":"PING","data":{}}'); } catch (e) { /* ignore */ }
+      }
     }
   }, 1000);
 }
