@@ -613,6 +613,9 @@ METRICS: list[tuple[str, Any, str, bool]] = [
     ("paced: latency p99 (ms)", "loadgen.phases.paced.latencyMs.p99", "{:.1f}", True),
     ("paced: delivered", lambda r: _frac(r, "paced"), "{}", False),
     ("paced: load generator CPU (% of one core)", "derived.pacedLoadgenCpuPct", "{:.0f}", False),
+    ("paced: load generator's own GC pauses, total (ms)", "loadgen.phases.paced.loadgenGc.totalMs", "{:.0f}", False),
+    ("paced: slowest event's slowest delivery (ms)",
+     lambda r: max(_get(r, "loadgen.phases.paced.slowestPerEventMs") or [None]) or None, "{:.1f}", True),
     ("REST publish: requests/s", "loadgen.phases.rest.requestsPerSec", "{:,.0f}", True),
     ("REST publish: request p99 (ms)", "loadgen.phases.rest.requestMs.p99", "{:.1f}", True),
     ("REST publish→delivery p99 (ms)", "loadgen.phases.rest.deliveryLatencyMs.p99", "{:.1f}", True),
@@ -748,7 +751,10 @@ used is `$BENCH_PYTHON`, else the active virtualenv's, else the project's `.venv
   the median run (and every run's rate).
 - **paced**: 4 events/s for 10 s, each sent at its scheduled time whether or not the previous
   publish was answered; latency = receive time − the send timestamp in the payload (same machine,
-  same clock), over every delivery; p50 and p99.
+  same clock), over every delivery; p50 and p99. The JSON also has each event's slowest delivery
+  (`slowestPerEventMs`), which tells a few stalled events from a uniformly slower fan-out, and the
+  load generator's own garbage-collection pauses in the phase (`loadgenGc`, from `perf_hooks`), which
+  delay its receive timestamps as a server pause would.
 - **REST publish** ("ours" only): 2,000 `POST /api/live-sync` requests, 16 in flight, into a room
   with 10 subscribers (so the HTTP path, not the fan-out, is measured); requests/s and
   publish→delivery p99.

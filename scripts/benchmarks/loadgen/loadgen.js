@@ -17,7 +17,7 @@
 
 const http = require('http');
 const crypto = require('crypto');
-const { performance } = require('perf_hooks');
+const { performance, PerformanceObserver } = require('perf_hooks');
 const WebSocket = require('ws');
 
 const cfg = JSON.parse(process.argv[2] || '{}');
@@ -30,6 +30,20 @@ const now = () => performance.timeOrigin + performance.now(); // epoch ms, sub-m
 const log = (...a) => process.stderr.write(`[loadgen ${cfg.label || KIND}] ${a.join(' ')}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const mark = (name, extra) => process.stdout.write(JSON.stringify({ mark: name, t: now(), ...(extra || {}) }) + '\n');
+
+// ---------------------------------------------------------------- the load generator's own GC
+// V8's collections stop this process too: a pause here delays every client's receive timestamp, as a
+// server pause would. Recorded so that a latency tail can be told apart from the server's.
+const gcPauses = [];
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcPauses.push({ at: performance.timeOrigin + e.startTime, ms: e.duration });
+}).observe({ entryTypes: ['gc'] });
+function gcBetween(t0, t1) {
+  const inside = gcPauses.filter((g) => g.at >= t0 && g.at <= t1);
+  const ms = inside.map((g) => g.ms);
+  return { count: ms.length, totalMs: Math.round(ms.reduce((a, b) => a + b, 0) * 10) / 10,
+           maxMs: Math.round(Math.max(0, ...ms) * 10) / 10 };
+}
 
 // ---------------------------------------------------------------- JWT (HS256, no dependency)
 function jwtSign(claims) {
@@ -404,6 +418,7 @@ async function phasePaced() {
     responses: tallyResponses(responses),
     latencyMs: summary(st.lat, st.latN),
     slowestPerEventMs: st.seqMax.map((v) => Math.round((v || 0) * 10) / 10),
+    loadgenGc: gcBetween(t0, now()),
     loadgenCpuSec: cpu1 - cpu0,
   };
 }
