@@ -40,13 +40,13 @@ class _PreparedHMAC(HMACAlgorithm):
         return prepared
 
 
-def _decoder(algorithm: str) -> jwt.PyJWT:
-    """A PyJWT of our own, with the prepared-key HMAC when the algorithm is HS*.
+def _decoder(algorithm: str, options: Any) -> jwt.PyJWT:
+    """A PyJWT of our own: our options merged once (not per token), and the prepared-key HMAC for HS*.
 
     PyJWT keeps its algorithms on the instance's signature codec (``_jws``); if a later PyJWT moves
     it, this falls back to PyJWT's own HMAC, which is slower but the same check.
     """
-    decoder = jwt.PyJWT()
+    decoder = jwt.PyJWT(options=options)
     codec = getattr(decoder, "_jws", None)
     hash_alg = _HMAC_HASHES.get(algorithm)
     if hash_alg is not None and codec is not None and hasattr(codec, "unregister_algorithm"):
@@ -75,9 +75,8 @@ class TokenVerifier:
             required.append("aud")
         if self._issuer:
             required.append("iss")
-        self._decoder = _decoder(settings.algorithm)
         self._cache: dict[str, Identity] = {}
-        self._options: Any = {"require": required, "verify_aud": self._audience is not None}
+        self._decoder = _decoder(settings.algorithm, {"require": required, "verify_aud": self._audience is not None})
 
     def verify(self, token: str | None) -> Identity:
         if not token:
@@ -98,7 +97,7 @@ class TokenVerifier:
         try:
             claims = self._decoder.decode(
                 token, self._key, algorithms=self._algorithms, audience=self._audience, issuer=self._issuer,
-                leeway=self._leeway, options=self._options,
+                leeway=self._leeway,
             )
         except jwt.ExpiredSignatureError:
             raise Unauthorized("token expired") from None

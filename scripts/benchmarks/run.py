@@ -803,6 +803,48 @@ def _rel(value):
     return value
 
 
+# Issue 3's targets, judged on the largest N of the run: (label, figure, compare with, bound, higher is better).
+TARGETS = [
+    ("burst deliveries/s >= 1.0x raw", "loadgen.phases.burst.deliveriesPerSec", "raw", 1.0, True),
+    ("burst deliveries/s >= 4x socketio", "loadgen.phases.burst.deliveriesPerSec", "socketio", 4.0, True),
+    ("paced p99 <= 1.25x raw", "loadgen.phases.paced.latencyMs.p99", "raw", 1.25, False),
+    ("server memory <= 28 KiB per connection", "derived.kibPerConnection", None, 28.0, False),
+    ("connect time <= 1.3x raw", "loadgen.connect.seconds", "raw", 1.3, False),
+    ("REST publish >= 3,000 requests/s", "loadgen.phases.rest.requestsPerSec", None, 3000.0, True),
+]
+
+
+def targets_for(recs: list[dict]) -> list[str]:
+    """The targets table: each figure of ours and ours-inproc against its bound, from this run only."""
+    if not recs:
+        return []
+    n = max(r["n"] for r in recs)
+    by = {r["system"]: r for r in recs if r["n"] == n and r["status"] == "ok"}
+    ours = [s for s in ("ours", "ours-inproc") if s in by]
+    if not ours:
+        return []
+    out = [f"## Targets (N = {n:,}, this run)", "",
+           "| target | " + " | ".join(ours) + " |", "|---|" + "---|" * len(ours)]
+    for label, path, peer, bound, higher in TARGETS:
+        cells = []
+        for s in ours:
+            value = _get(by[s], path)  # burst: the median run
+            if peer is not None:
+                base = _get(by[peer], path) if peer in by else None
+                value = value / base if isinstance(value, (int, float)) and base else None
+            if not isinstance(value, (int, float)):
+                cells.append("—")
+                continue
+            met = value >= bound if higher else value <= bound
+            shown = f"{value:.2f}x" if peer is not None else f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
+            cells.append(f"{shown} {'met' if met else '**not met**'}")
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    out += ["", "Ratios from one run vary by about ±20 % (see Method); [performance.md](performance.md) has the "
+            "history of these figures, what each hot-path change bought, and what stands in the way of the ones "
+            "not met.", ""]
+    return out
+
+
 def write_report(md_path: Path, json_path: Path, command: str, options: dict, machine: dict,
                  recs: list[dict], started: str, duration: float, interrupted: bool) -> None:
     lines = [USAGE, "## Last run", ""]
@@ -823,6 +865,7 @@ def write_report(md_path: Path, json_path: Path, command: str, options: dict, ma
     if options.get("slow_readers"):
         lines.append(f"- slow readers: {options['slow_readers'] * 100:g}% of clients never read")
     lines.append(f"- raw readings: [`{json_path.name}`]({json_path.name})")
+    lines += [""] + targets_for(recs)
     for n in sorted({r["n"] for r in recs}):
         lines += ["", f"### N = {n:,}", ""] + table_for(n, recs)
     md_path.parent.mkdir(parents=True, exist_ok=True)
