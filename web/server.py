@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import re
 import socket
 from typing import Any
 
@@ -19,6 +20,13 @@ from .app import create_app
 from .ws_endpoint import handshake_gate, run_admitted
 
 log = logging.getLogger("realtime.server")
+_QUERY_TOKEN = re.compile(r"([?&]token=)[^&\s\"]+")
+
+
+def redact_tokens(line: str) -> str:
+    """An access line without the bearer token a browser passes as ``?token=`` (a log is no place for it)."""
+    return _QUERY_TOKEN.sub(r"\1***", line)
+
 access_log = logging.getLogger("realtime.access")
 
 
@@ -48,7 +56,7 @@ class _Handler(WebSocketHandler):
 
     def log_request(self) -> None:
         if access_log.isEnabledFor(logging.DEBUG):
-            access_log.debug(self.format_request())
+            access_log.debug(redact_tokens(self.format_request()))
 
 
 class RealtimeServer:
