@@ -17,6 +17,7 @@ from actors import ActorSystem, Settings
 from store import Store, migrate
 
 from .app import create_app
+from .http_headers import parse_request_headers
 from .ws_endpoint import handshake_gate, run_admitted
 
 log = logging.getLogger("realtime.server")
@@ -44,6 +45,9 @@ class _Handler(WebSocketHandler):
         except OSError:
             pass
         super().handle()
+
+    def MessageClass(self, *args: Any) -> Any:  # noqa: N802 (pywsgi's name)
+        return parse_request_headers(*args)
 
     def run_websocket(self) -> None:
         if self.system is None or not run_admitted(self.system, self):
