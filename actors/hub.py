@@ -181,7 +181,8 @@ class Hub(TracedActor):
         recovered = None
         if message.since is not None:  # nothing was ever published here: recovered if it is this incarnation
             recovered = message.since.epoch == dormant.epoch and message.since.offset == 0
-        message.outlet.offer(text_frame(subscribed_frame(message.room, dormant.epoch, 0, recovered, message.ref)))
+        message.outlet.offer(text_frame(subscribed_frame(message.room, dormant.epoch, 0, recovered, message.ref)),
+                             now=True)  # a dormant room has nothing to replay: the answer is all
 
     def _leave_dormant(self, message: Leave) -> None:
         dormant = self.dormant.get(message.room)

@@ -138,14 +138,17 @@ class Outlet:
             self._flusher.mark(self)
 
     def release(self, first: bytes) -> None:
-        """Put ``first`` (CONNECTED) ahead of anything rooms queued meanwhile, and start writing."""
+        """Put ``first`` (CONNECTED) ahead of anything rooms queued meanwhile, and write them now.
+
+        Now, not at the end of the loop iteration: a connecting client waits for this frame, and
+        everything held goes out in the same write anyway.
+        """
         self._queue.appendleft((first, None, None))
         self._queued_bytes += len(first)
         self._metrics.frames_out += 1
         self._held = False
         if not self._dirty and self._writer is None:
-            self._dirty = True
-            self._flusher.mark(self)
+            self.flush()
 
     def flush(self) -> None:
         """Write what is queued with one non-blocking send; hand any rest to a writer greenlet."""

@@ -132,7 +132,9 @@ class RoomActor(TracedActor):
         # the replay, or else the latest superseding values (statistics, progress) so a widget fills at once
         replay = replay_or_none if replay_or_none is not None else list(self._latest.values())
         outlet = message.outlet
-        outlet.offer(text_frame(subscribed_frame(self.room, self.epoch, self.offset, recovered, message.ref)))
+        # with nothing to replay the answer is all this socket gets from here: write it at once
+        outlet.offer(text_frame(subscribed_frame(self.room, self.epoch, self.offset, recovered, message.ref)),
+                     now=not replay)
         outlet.replay(replay)
 
     def _leave(self, message: Leave) -> None:

@@ -100,3 +100,21 @@ def test_now_writes_an_idle_socket_at_once_and_never_overtakes_queued_frames():
         outlet.dispose()
         ours.close()
         theirs.close()
+
+
+def test_release_writes_connected_and_what_was_held_at_once_in_order():
+    ours, theirs = socket.socketpair()
+    metrics = Metrics()
+    outlet = Outlet("c1", ours, Flusher(metrics), metrics, write_timeout=30, close_timeout=1, max_frames=100,
+                    max_bytes=1_000_000)
+    try:
+        outlet.offer(text_frame('{"n":1}'))  # a room's event while the connection is held
+        assert outlet.queued == 1
+        outlet.release(text_frame('{"type":"CONNECTED"}'))  # no loop iteration needed
+        theirs.setblocking(False)
+        data = theirs.recv(1000)
+        assert data == text_frame('{"type":"CONNECTED"}') + text_frame('{"n":1}')
+    finally:
+        outlet.dispose()
+        ours.close()
+        theirs.close()
