@@ -157,7 +157,12 @@ class ConnectionActor(TracedActor):
                 raise BadRequest("'id' must be a string or a number", fields={"id": "must be a string or number"})
             self._dispatch(frame["type"], frame["data"], ref)
         except RealtimeError as exc:
-            self.outlet.offer(text_frame(error_frame(exc.code, exc.message, ref)))
+            self._answer(text_frame(error_frame(exc.code, exc.message, ref)))
+
+    def _answer(self, frame: bytes) -> None:
+        """An answer to the client's frame: written at once unless more of its frames wait in the mailbox
+        (then the answers share one write at the end of the loop iteration)."""
+        self.outlet.offer(frame, now=not self.mailbox_depth())
 
     @staticmethod
     def _parse(text: str) -> dict[str, Any]:
@@ -182,7 +187,7 @@ class ConnectionActor(TracedActor):
         if type_ not in CLIENT_TYPES:
             raise UnknownType(f"unknown frame type {type_[:40]!r}; expected one of {', '.join(sorted(CLIENT_TYPES))}")
         if type_ == "PING":
-            self.outlet.offer(text_frame(server_frame("PONG", {"ref": ref} if ref is not None else {})))
+            self._answer(text_frame(server_frame("PONG", {"ref": ref} if ref is not None else {})))
         elif type_ == "SUBSCRIBE":
             self._subscribe(data, ref)
         elif type_ == "UNSUBSCRIBE":
@@ -208,7 +213,7 @@ class ConnectionActor(TracedActor):
             self.send(self.ctx.hub, Leave(room, self.connection_id, answer=True, ref=ref), "hub")  # type: ignore[arg-type]
         else:
             assert isinstance(room, str)  # parse_room has checked it
-            self.outlet.offer(text_frame(unsubscribed_frame(room, ref)))
+            self._answer(text_frame(unsubscribed_frame(room, ref)))
 
     def _typing(self, type_: str, data: dict[str, Any]) -> None:
         contact = data.get("contactId")
@@ -235,7 +240,7 @@ class ConnectionActor(TracedActor):
         answer: dict[str, Any] = {"exp": fresh.exp}
         if ref is not None:
             answer["ref"] = ref
-        self.outlet.offer(text_frame(server_frame("AUTHENTICATED", answer)))
+        self._answer(text_frame(server_frame("AUTHENTICATED", answer)))
 
     # --- limits ----------------------------------------------------------------------------------
 
