@@ -323,7 +323,8 @@ def ensure_loadgen() -> None:
                    timeout=300, stdout=sys.stderr)
 
 
-def run_loadgen(cfg: dict, server_sid: int, settle: float, phase_idle_wait: float) -> tuple[dict, dict]:
+def run_loadgen(cfg: dict, server_sid: int, settle: float, phase_idle_wait: float,
+                probe=None) -> tuple[dict, dict]:
     """Run one load generator; return (its result, server samples keyed by mark name)."""
     node = shutil.which("node")
     proc = spawn([node, str(LOADGEN_DIR / "loadgen.js"), json.dumps(cfg)],
@@ -369,6 +370,8 @@ def run_loadgen(cfg: dict, server_sid: int, settle: float, phase_idle_wait: floa
             elif "mark" in msg:
                 sample = proc_sample(server_sid)
                 sample["loadgenT"] = msg["t"]
+                if probe is not None and msg["mark"].endswith(("_start", "_end")):
+                    sample["status"] = probe()
                 marks[msg["mark"]] = sample
                 name = msg["mark"]
                 snapshots[name] = all_ticks()
@@ -420,6 +423,25 @@ def phase_config(args, n: int) -> dict:
     return cfg
 
 
+def status_probe(port: int, secret: str):
+    """For our server: its garbage-collector figures from ``GET /api/ws``, read at each phase boundary."""
+    def probe() -> dict | None:
+        try:
+            import jwt  # the peers' own dependency
+
+            now = int(time.time())
+            token = jwt.encode({"sub": "bench-probe", "role": "ADMIN", "iat": now, "exp": now + 300}, secret,
+                               algorithm="HS256")
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2.0)
+            conn.request("GET", "/api/ws", headers={"Authorization": f"Bearer {token}"})
+            body = json.loads(conn.getresponse().read())
+            conn.close()
+            return {"gc": body.get("gc")}
+        except Exception as e:  # noqa: BLE001  (a diagnostic: never fail the run for it)
+            return {"error": repr(e)[:200]}
+    return probe
+
+
 def measure(name: str, n: int, args, logdir: Path) -> dict:
     rec: dict = {"system": name, "n": n, "status": "ok"}
     port = free_port()
@@ -458,8 +480,9 @@ def measure(name: str, n: int, args, logdir: Path) -> dict:
             lg["rest"] = dict(rest_spec, **lg["rest"])
         cfg.update(lg, port=port, secret=secret, label=f"{name} N={n}")
         cfg["deadlineMs"] += int(8 * (args.phase_wait_idle + 1) * 1000)
+        probe = status_probe(port, secret) if name.startswith("ours") else None
         result, marks = run_loadgen(cfg, server.pid, settle=0.3 if args.quick else 1.0,
-                                    phase_idle_wait=args.phase_wait_idle)
+                                    phase_idle_wait=args.phase_wait_idle, probe=probe)
         after = proc_sample(server.pid)
         rec.update(port=port, serverPid=server.pid, serverCmd=[c.replace(secret, "<secret>") for c in spec["cmd"]],
                    serverEnv=spec["env"], serverLog=str(logfile), loadgen=result,
@@ -513,6 +536,11 @@ def derive(rec: dict) -> None:
                     d[f"{ph}IrqCpuPct"] = 100 * (b.get("machineIrqSec", 0) - a.get("machineIrqSec", 0)) / wall
                 if "otherProcessesCpuSec" in b:
                     d[f"{ph}OtherCpuPct"] = 100 * b["otherProcessesCpuSec"] / wall
+        ga, gb = _get(a or {}, "status.gc"), _get(b or {}, "status.gc")
+        if ga and gb:
+            d[f"{ph}ServerGcMs"] = round(sum(gb["pauseMsTotal"]) - sum(ga["pauseMsTotal"]), 1)
+            d[f"{ph}ServerGcCollections"] = sum(gb["collections"]) - sum(ga["collections"])
+            d[f"{ph}ServerGcFull"] = gb["collections"][2] - ga["collections"][2]
     burst = lg.get("phases", {}).get("burst") or {}
     if burst.get("delivered"):
         d["burstLoadgenUsPerDelivery"] = 1e6 * burst["loadgenCpuSec"] / burst["delivered"]
@@ -614,6 +642,8 @@ METRICS: list[tuple[str, Any, str, bool]] = [
     ("paced: delivered", lambda r: _frac(r, "paced"), "{}", False),
     ("paced: load generator CPU (% of one core)", "derived.pacedLoadgenCpuPct", "{:.0f}", False),
     ("paced: load generator's own GC pauses, total (ms)", "loadgen.phases.paced.loadgenGc.totalMs", "{:.0f}", False),
+    ("paced: server GC pauses, total (ms; ours only)", "derived.pacedServerGcMs", "{:.0f}", False),
+    ("paced: server full collections (ours only)", "derived.pacedServerGcFull", "{}", False),
     ("paced: slowest event's slowest delivery (ms)",
      lambda r: max(_get(r, "loadgen.phases.paced.slowestPerEventMs") or [None]) or None, "{:.1f}", True),
     ("REST publish: requests/s", "loadgen.phases.rest.requestsPerSec", "{:,.0f}", True),
