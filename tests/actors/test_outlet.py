@@ -2,6 +2,7 @@
 
 import json
 import socket
+from contextlib import contextmanager
 
 import gevent
 
@@ -79,14 +80,24 @@ def read_frames(sock, count):
     return out
 
 
-def test_now_writes_an_idle_socket_at_once_and_never_overtakes_queued_frames():
+@contextmanager
+def reading_pair():
+    """An outlet over a socket pair whose far end reads: (outlet, far end)."""
     ours, theirs = socket.socketpair()
     metrics = Metrics()
     outlet = Outlet("c1", ours, Flusher(metrics), metrics, write_timeout=30, close_timeout=1, max_frames=100,
                     max_bytes=1_000_000)
     try:
+        yield outlet, theirs
+    finally:
+        outlet.dispose()
+        ours.close()
+        theirs.close()
+
+
+def test_now_writes_an_idle_socket_at_once_and_never_overtakes_queued_frames():
+    with reading_pair() as (outlet, theirs):
         outlet.release(text_frame('{"n":0}'))
-        gevent.sleep(0)  # the Flusher writes CONNECTED-like first frame at the end of the iteration
         assert read_frames(theirs, 1) == ['{"n":0}']
         outlet.offer(text_frame('{"n":1}'), now=True)  # idle socket: written before this call returns
         theirs.setblocking(False)
@@ -96,25 +107,12 @@ def test_now_writes_an_idle_socket_at_once_and_never_overtakes_queued_frames():
         assert outlet.queued == 2
         gevent.sleep(0)
         assert read_frames(theirs, 2) == ['{"n":2}', '{"n":3}']
-    finally:
-        outlet.dispose()
-        ours.close()
-        theirs.close()
 
 
 def test_release_writes_connected_and_what_was_held_at_once_in_order():
-    ours, theirs = socket.socketpair()
-    metrics = Metrics()
-    outlet = Outlet("c1", ours, Flusher(metrics), metrics, write_timeout=30, close_timeout=1, max_frames=100,
-                    max_bytes=1_000_000)
-    try:
+    with reading_pair() as (outlet, theirs):
         outlet.offer(text_frame('{"n":1}'))  # a room's event while the connection is held
         assert outlet.queued == 1
         outlet.release(text_frame('{"type":"CONNECTED"}'))  # no loop iteration needed
         theirs.setblocking(False)
-        data = theirs.recv(1000)
-        assert data == text_frame('{"type":"CONNECTED"}') + text_frame('{"n":1}')
-    finally:
-        outlet.dispose()
-        ours.close()
-        theirs.close()
+        assert theirs.recv(1000) == text_frame('{"type":"CONNECTED"}') + text_frame('{"n":1}')
