@@ -21,14 +21,13 @@ from .http_headers import parse_request_headers
 from .ws_endpoint import handshake_gate, run_admitted
 
 log = logging.getLogger("realtime.server")
+access_log = logging.getLogger("realtime.access")
 _QUERY_TOKEN = re.compile(r"([?&]token=)[^&\s\"]+")
 
 
 def redact_tokens(line: str) -> str:
     """An access line without the bearer token a browser passes as ``?token=`` (a log is no place for it)."""
     return _QUERY_TOKEN.sub(r"\1***", line)
-
-access_log = logging.getLogger("realtime.access")
 
 
 class _Handler(WebSocketHandler):
