@@ -18,6 +18,8 @@ import gevent
 import gevent.queue
 import pykka
 
+from .reply import Reply
+
 if TYPE_CHECKING:
     from .context import ActorContext
 
@@ -128,6 +130,6 @@ class TracedActor(pykka.ThreadingActor):
             self._tracer.record(self, "error", type(message).__name__, detail=repr(exc)[:500])
         failure = Failure(exc)
         reply = getattr(message, "reply", None)  # a told message whose sender waits: tell it now
-        if reply is not None and hasattr(reply, "done") and not reply.done():
+        if isinstance(reply, Reply) and not reply.done():
             reply.set(failure)
         return failure

@@ -62,8 +62,6 @@ log = logging.getLogger("realtime.system")
 
 _PROCESS_TAG = os.urandom(3).hex()
 _CONNECTION_SERIAL = itertools.count(1)
-
-
 HEARTBEAT_SLICE_SECONDS = 1.0
 
 
@@ -79,6 +77,15 @@ def new_connection_id() -> str:
     browsers connected; the tag keeps ids from two processes (or restarts) apart in logs and traces.
     """
     return f"{_PROCESS_TAG}{next(_CONNECTION_SERIAL):010x}"
+
+
+def _unwrap(result: Any, failed: str) -> Any:
+    """An actor's answer, or the error its handler raised (a ``Failure``) raised here for the caller."""
+    if isinstance(result, Failure):
+        if isinstance(result.error, RealtimeError):
+            raise result.error
+        raise Unavailable(f"{failed}: {result.error!r}")
+    return result
 
 
 def _linger(sock: Any, timeout: float) -> None:
@@ -186,11 +193,7 @@ class ActorSystem:
                 f"no answer from {ref.actor_class.__name__} within {self.settings.ask_timeout}s") from None
         except pykka.ActorDeadError:
             raise Unavailable("the server is shutting down") from None
-        if isinstance(result, Failure):
-            if isinstance(result.error, RealtimeError):
-                raise result.error
-            raise Unavailable(f"{ref.actor_class.__name__} failed: {result.error!r}")
-        return result
+        return _unwrap(result, f"{ref.actor_class.__name__} failed")
 
     def publish(self, type_: Any, data: Any, room: Any = None, *, wait: bool = True) -> dict[str, Any] | None:
         """The one validated path for every event (REST and the in-process ``EventService``).
@@ -224,11 +227,7 @@ class ActorSystem:
             result = future.get(timeout=self.settings.ask_timeout)
         except pykka.Timeout:
             raise Unavailable(f"{what} did not answer within {self.settings.ask_timeout}s") from None
-        if isinstance(result, Failure):  # the handler raised (TracedActor._failed): answer now, not at the timeout
-            if isinstance(result.error, RealtimeError):
-                raise result.error
-            raise Unavailable(f"{what} failed: {result.error!r}")
-        return result
+        return _unwrap(result, f"{what} failed")  # a handler that raised answered with a Failure at once
 
     def push_stats(self, figures: Any, room: Any = None) -> dict[str, Any]:
         """Merge figures into the last known statistics and send them (``POST /api/live-sync/stats``)."""
@@ -333,11 +332,7 @@ class ActorSystem:
         except pykka.Timeout:
             raise Unavailable(f"the notification was not confirmed within {self.settings.ask_timeout}s; "
                               "retry with the same Idempotency-Key") from None
-        if isinstance(result, Failure):
-            if isinstance(result.error, RealtimeError):
-                raise result.error
-            raise Unavailable(f"the notification could not be stored: {result.error!r}")
-        return result
+        return _unwrap(result, "the notification could not be stored")
 
     def list_notifications(self, identity: Identity, unread_only: bool, limit: int,
                            before: int | None) -> dict[str, Any]:

@@ -33,7 +33,7 @@ if ROOT not in sys.path:  # run from a checkout whose package is not installed
 from actors import ActorSystem  # noqa: E402
 from actors.config import add_arguments, load_settings  # noqa: E402
 from actors.errors import RealtimeError  # noqa: E402
-from web.server import RealtimeServer, _tune_gc  # noqa: E402
+from web.server import RealtimeServer, serve_forever  # noqa: E402
 
 MAX_BODY = 64 * 1024
 
@@ -64,6 +64,17 @@ def with_publish(system: ActorSystem, app: Any) -> Any:
     return application
 
 
+class InprocServer(RealtimeServer):
+    """Our server, with ``POST /publish`` in front of its WSGI application once it has started."""
+
+    def start(self) -> "InprocServer":
+        super().start()
+        assert self.http is not None and self.system is not None
+        self.http.application = with_publish(self.system, self.http.application)
+        print(f"ours_inproc listening on {self.settings.host}:{self.port}", file=sys.stderr, flush=True)
+        return self
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -73,16 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings(args)
     settings.validate()
-    server = RealtimeServer(settings).start()
-    assert server.http is not None and server.system is not None
-    server.http.application = with_publish(server.system, server.http.application)
-    _tune_gc(settings.gc_young_threshold)  # as web.server.serve_forever does
     stop = Event()
     gevent.signal_handler(signal.SIGTERM, stop.set)
     gevent.signal_handler(signal.SIGINT, stop.set)
-    print(f"ours_inproc listening on {settings.host}:{server.port}", file=sys.stderr, flush=True)
-    stop.wait()
-    server.stop(1001)
+    serve_forever(InprocServer(settings), stop)  # as `realtime-server serve`: start, GC tuning, wait, stop
     return 0
 
 
