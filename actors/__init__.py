@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from .config import Settings, load_settings
 from .errors import RealtimeError
-from .event_service import EventService
 from .identity import Identity
+from .publishing.event_service import EventService
 from .system import ActorSystem
 from .tokens import TokenVerifier, issue_token
 

@@ -14,49 +14,40 @@ from typing import Any
 import gevent
 import pykka
 
-from . import events
-from .base import Failure
 from .config import Settings
-from .connection import ConnectionActor
-from .context import ActorContext
+from .connection.actor_messages import ClientFrame, ClientGone
+from .connection.connection_actor import ConnectionActor
 from .errors import RealtimeError, Unavailable
-from .event_service import EventService
-from .gc_pauses import PAUSES
-from .hub import Hub
 from .identity import Identity
-from .live_sync import LiveSync, load_provider
-from .messages import (
-    ClientFrame,
-    ClientGone,
-    Coalesce,
+from .notifications.actor_messages import (
     CreateNotifications,
     DeleteNotification,
     GetNotificationPreferences,
-    GetStatus,
-    GetSyncStatus,
-    History,
     ListNotifications,
     MarkAllNotificationsRead,
     MarkNotificationRead,
-    Publish,
     PurgeNotifications,
-    PushStats,
     PutNotificationPreferences,
-    RecomputeStats,
-    Shutdown,
-    Since,
-    Tick,
 )
-from .metrics import Metrics
-from .outlet import Flusher, Outlet
-from .policy import RoomPolicy
-from .protocol import parse_room
-from .reply import Reply
-from .socket_reader import SocketReader
-from .sse_outlet import SseOutlet
+from .observability.gc_pauses import PAUSES
+from .observability.metrics import Metrics
+from .protocol import events
+from .protocol.positions import Since
+from .protocol.rooms import RoomPolicy, parse_room
+from .publishing.actor_messages import Coalesce, GetSyncStatus, PushStats, RecomputeStats
+from .publishing.coalescer import LiveSync, load_provider
+from .publishing.event_service import EventService
+from .rooms.actor_messages import GetStatus, History, Publish, Shutdown, Tick
+from .rooms.hub import Hub
+from .runtime.actor import Failure
+from .runtime.context import ActorContext
+from .runtime.reply import Reply
+from .runtime.tracer import Tracer
 from .tokens import TokenVerifier
-from .tracer import Tracer
-from .wire import CLOSE_GOING_AWAY
+from .transport.framing import CLOSE_GOING_AWAY
+from .transport.outlet import Flusher, Outlet
+from .transport.socket_reader import SocketReader
+from .transport.sse_outlet import SseOutlet
 
 log = logging.getLogger("realtime.system")
 
@@ -129,7 +120,7 @@ class ActorSystem:
         self.ctx.hub = Hub.start(self.ctx)
         self.live_sync = LiveSync.start(self.ctx)
         if self.store is not None:
-            from .notification_service import NotificationService  # needs the store package, which imports actors
+            from .notifications.service import NotificationService  # needs the store package, which imports actors
 
             self.notifications = NotificationService.start(self.ctx)
         self._heartbeat = gevent.spawn(self._beat)

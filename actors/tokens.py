@@ -11,7 +11,7 @@ from jwt.algorithms import HMACAlgorithm
 from .config import Settings
 from .errors import Unauthorized
 from .identity import Identity
-from .protocol import ROOM_ID
+from .protocol.rooms import ROOM_ID
 
 CACHE_SIZE = 4096
 _HMAC_HASHES = {"HS256": HMACAlgorithm.SHA256, "HS384": HMACAlgorithm.SHA384, "HS512": HMACAlgorithm.SHA512}

@@ -18,14 +18,14 @@ import pykka  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from actors.base import TracedActor  # noqa: E402
 from actors.config import Settings  # noqa: E402
-from actors.context import ActorContext  # noqa: E402
-from actors.metrics import Metrics  # noqa: E402
-from actors.outlet import Flusher  # noqa: E402
-from actors.policy import RoomPolicy  # noqa: E402
+from actors.observability.metrics import Metrics  # noqa: E402
+from actors.protocol.rooms import RoomPolicy  # noqa: E402
+from actors.runtime.actor import TracedActor  # noqa: E402
+from actors.runtime.context import ActorContext  # noqa: E402
+from actors.runtime.tracer import Tracer  # noqa: E402
 from actors.tokens import TokenVerifier  # noqa: E402
-from actors.tracer import Tracer  # noqa: E402
+from actors.transport.outlet import Flusher  # noqa: E402
 
 
 class Ping:

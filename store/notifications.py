@@ -22,7 +22,7 @@ from typing import Any
 import peewee
 
 from actors.errors import Conflict, NotFound, Unavailable
-from actors.notification_rules import Draft, Preferences, preferences_from_json
+from actors.notifications.rules import Draft, Preferences, preferences_from_json
 
 from .database import BaseModel, database_proxy
 from .migrations import register

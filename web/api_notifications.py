@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from actors.errors import BadRequest, NotFound
-from actors.notification_rules import parse_draft, parse_idempotency_key, parse_preferences
+from actors.notifications.rules import parse_draft, parse_idempotency_key, parse_preferences
 
 from .auth import current_identity, require_role, system
 from .json_body import json_object

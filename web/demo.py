@@ -205,7 +205,7 @@ class Demo:
         """A stored notification through the notification center (when the server has a database)."""
         if self.system.notifications is None:
             return
-        from actors.notification_rules import parse_draft
+        from actors.notifications.rules import parse_draft
 
         lead = self.random.choice(LEAD_IDS)
         body: dict[str, Any] = self.random.choice((

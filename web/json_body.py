@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response, request
 
 from actors.errors import BadRequest
-from actors.protocol import dumps
+from actors.protocol.frames import dumps
 
 
 def json_object() -> dict[str, Any]:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from flask import Blueprint, Response, request
 
 from actors.errors import BadRequest
-from actors.messages import Since
+from actors.protocol.positions import Since
 
 from .auth import admit_stream, system
 

@@ -2,8 +2,8 @@ import pytest
 
 from actors.config import DEFAULT_ROOM_PREFIXES
 from actors.errors import BadRequest, InvalidRoom, UnknownType
-from actors.events import CATALOGUE, EXAMPLES, catalogue_table, prepare
-from actors.protocol import EVENT_TYPES
+from actors.protocol.events import CATALOGUE, EXAMPLES, catalogue_table, prepare
+from actors.protocol.frames import EVENT_TYPES
 
 PREFIXES = DEFAULT_ROOM_PREFIXES
 
@@ -58,4 +58,4 @@ def test_documented_table_is_up_to_date():
     from pathlib import Path
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "events.md").read_text()
-    assert catalogue_table() in doc, "run: python -m actors.events_docs > docs/events.md"
+    assert catalogue_table() in doc, "run: python -m actors.protocol.events_docs > docs/events.md"

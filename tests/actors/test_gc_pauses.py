@@ -5,7 +5,7 @@ import logging
 
 import gevent
 
-from actors.gc_pauses import GcPauses
+from actors.observability.gc_pauses import GcPauses
 
 
 def test_collections_are_counted_and_timed_per_generation():

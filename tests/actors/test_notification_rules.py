@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from actors.errors import BadRequest
-from actors.notification_rules import (
+from actors.notifications.rules import (
     DEFAULT_PREFERENCES,
     SKIP_IN_APP_DISABLED,
     SKIP_TYPE_DISABLED,

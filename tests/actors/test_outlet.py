@@ -6,10 +6,10 @@ from contextlib import contextmanager
 
 import gevent
 
-from actors.metrics import Metrics
-from actors.outlet import Flusher, Outlet
-from actors.protocol import event_frame
-from actors.wire import frame_payload, text_frame
+from actors.observability.metrics import Metrics
+from actors.protocol.frames import event_frame
+from actors.transport.framing import frame_payload, text_frame
+from actors.transport.outlet import Flusher, Outlet
 
 
 def frame(type_, n):

@@ -3,7 +3,7 @@ import pytest
 from actors.config import DEFAULT_ROOM_PREFIXES
 from actors.errors import BadRequest, Forbidden, InvalidRoom
 from actors.identity import Identity
-from actors.policy import RoomPolicy
+from actors.protocol.rooms import RoomPolicy
 
 POLICY = RoomPolicy(DEFAULT_ROOM_PREFIXES + ("team",))
 EMPLOYEE = Identity("42", "EMPLOYEE", 0)

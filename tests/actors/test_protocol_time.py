@@ -4,7 +4,7 @@ import re
 import time
 from datetime import UTC, datetime
 
-from actors.protocol import utc_now_iso
+from actors.protocol.frames import utc_now_iso
 
 ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 

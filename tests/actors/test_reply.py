@@ -7,15 +7,15 @@ import gevent
 import pykka
 import pytest
 
-from actors.base import Failure, TracedActor
 from actors.config import Settings
-from actors.context import ActorContext
-from actors.metrics import Metrics
-from actors.outlet import Flusher
-from actors.policy import RoomPolicy
-from actors.reply import Reply
+from actors.observability.metrics import Metrics
+from actors.protocol.rooms import RoomPolicy
+from actors.runtime.actor import Failure, TracedActor
+from actors.runtime.context import ActorContext
+from actors.runtime.reply import Reply
+from actors.runtime.tracer import Tracer
 from actors.tokens import TokenVerifier
-from actors.tracer import Tracer
+from actors.transport.outlet import Flusher
 from tests.conftest import SECRET
 
 

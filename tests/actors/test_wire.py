@@ -4,7 +4,7 @@ import struct
 
 import pytest
 
-from actors.wire import (
+from actors.transport.framing import (
     CLOSE_PROTOCOL_ERROR,
     CLOSE_TOO_BIG,
     OP_BINARY,

@@ -8,7 +8,7 @@ import gevent
 import pytest
 
 from actors.errors import Conflict, NotFound
-from actors.notification_rules import parse_draft, parse_preferences
+from actors.notifications.rules import parse_draft, parse_preferences
 from store import Store, migrate
 from store import notifications as nt
 

@@ -5,7 +5,7 @@ import time
 import gevent
 import requests
 
-from actors.events import EXAMPLES
+from actors.protocol.events import EXAMPLES
 from tests import stats_provider_example
 from tests.client import WsClient
 from tests.conftest import token, wait_until

@@ -3,8 +3,8 @@
 import pytest
 import requests
 
-from actors.events import EXAMPLES
-from actors.protocol import EVENT_TYPES
+from actors.protocol.events import EXAMPLES
+from actors.protocol.frames import EVENT_TYPES
 from tests.conftest import token
 
 

@@ -5,7 +5,7 @@ import random
 import gevent
 import requests
 
-from actors.events import EXAMPLES
+from actors.protocol.events import EXAMPLES
 from tests.client import ConnectionClosed, WsClient
 from tests.conftest import token
 

@@ -6,7 +6,7 @@ import time
 import pytest
 import requests
 
-from actors.events import EXAMPLES
+from actors.protocol.events import EXAMPLES
 from tests.client import WsClient
 from tests.conftest import token
 

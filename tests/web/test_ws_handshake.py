@@ -7,7 +7,7 @@ import pytest
 import requests
 import websocket
 
-from actors.events import EXAMPLES
+from actors.protocol.events import EXAMPLES
 from tests.client import WsClient
 from tests.conftest import SECRET, token
 

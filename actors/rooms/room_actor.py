@@ -10,12 +10,13 @@ from typing import Any
 
 import gevent
 
-from .base import TracedActor
-from .context import ActorContext
-from .messages import History, IdleCheck, Join, Joined, Leave, Publish, Retire, RoomIdle, Since
-from .outlet import Outlet
-from .protocol import event_frame, subscribed_frame, unsubscribed_frame, utc_now_iso
-from .wire import frame_payload, text_frame
+from ..protocol.frames import event_frame, subscribed_frame, unsubscribed_frame, utc_now_iso
+from ..protocol.positions import Since
+from ..runtime.actor import TracedActor
+from ..runtime.context import ActorContext
+from ..transport.framing import frame_payload, text_frame
+from ..transport.outlet import Outlet
+from .actor_messages import History, IdleCheck, Join, Joined, Leave, Publish, Retire, RoomIdle
 
 SUPERSEDED_TYPES = frozenset({"STATS_UPDATE", "CAMPAIGN_PROGRESS"})
 """A newer one replaces an older one still queued for a slow socket; the latest goes to new subscribers."""

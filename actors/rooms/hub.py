@@ -12,10 +12,13 @@ from typing import Any
 
 import pykka
 
-from .base import TracedActor
-from .context import ActorContext
-from .identity import Identity
-from .messages import (
+from ..identity import Identity
+from ..protocol.frames import subscribed_frame, unsubscribed_frame
+from ..runtime.actor import TracedActor
+from ..runtime.context import ActorContext
+from ..transport.framing import PING_FRAME, text_frame
+from ..transport.outlet import Outlet
+from .actor_messages import (
     CloseConnection,
     ConnectedUsers,
     GetStatus,
@@ -31,10 +34,7 @@ from .messages import (
     Tick,
     UnregisterConnection,
 )
-from .outlet import Outlet
-from .protocol import subscribed_frame, unsubscribed_frame
-from .room import RoomActor, new_epoch
-from .wire import PING_FRAME, text_frame
+from .room_actor import RoomActor, new_epoch
 
 
 @dataclass(slots=True)

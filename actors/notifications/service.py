@@ -23,11 +23,11 @@ from typing import Any
 import gevent
 import pykka
 
-from .base import Failure, TracedActor
-from .context import ActorContext
-from .errors import RealtimeError, Unavailable
-from .messages import (
-    ConnectedUsers,
+from ..errors import RealtimeError, Unavailable
+from ..rooms.actor_messages import ConnectedUsers, Publish
+from ..runtime.actor import Failure, TracedActor
+from ..runtime.context import ActorContext
+from .actor_messages import (
     CreateNotifications,
     CreatesStored,
     DeleteNotification,
@@ -36,11 +36,10 @@ from .messages import (
     ListNotifications,
     MarkAllNotificationsRead,
     MarkNotificationRead,
-    Publish,
     PurgeNotifications,
     PutNotificationPreferences,
 )
-from .notification_rules import utc_now
+from .rules import utc_now
 
 log = logging.getLogger("realtime.notifications")
 

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import BadRequest, UnknownType
-from .protocol import EVENT_TYPES, parse_room
+from ..errors import BadRequest, UnknownType
+from .frames import EVENT_TYPES
+from .rooms import parse_room
 
 ID = "id"          # a string or an integer id; routed as a string
 TEXT = "text"      # a string

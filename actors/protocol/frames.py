@@ -7,13 +7,10 @@ of PROTOCOL.md.
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
-
-from .errors import BadRequest, InvalidRoom
 
 EVENT_TYPES = frozenset({
     "NOTIFICATION", "MESSAGE_RECEIVED", "MESSAGE_SENT", "MESSAGE_STATUS_UPDATE",
@@ -29,7 +26,6 @@ CLIENT_TYPES = frozenset({"PING", "SUBSCRIBE", "UNSUBSCRIBE", "TYPING_START", "T
 ESSENTIAL_TYPES = frozenset({"NOTIFICATION", "SYSTEM_ALERT"})
 """Never dropped or coalesced on the way to a slow socket."""
 
-ROOM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
@@ -55,17 +51,6 @@ def dumps(value: Any) -> str:
     return _DUMPS(value)
 
 
-def parse_room(room: object, prefixes: tuple[str, ...]) -> tuple[str, str]:
-    """Split ``prefix:id`` or raise InvalidRoom; the only place room names are judged."""
-    if not isinstance(room, str):
-        raise BadRequest("room must be a string", fields={"room": "must be a string"})
-    prefix, sep, ident = room.partition(":")
-    if not sep or prefix not in prefixes or not ROOM_ID.match(ident):
-        raise InvalidRoom(
-            f"invalid room {room[:80]!r}: expected prefix:id with prefix one of {', '.join(prefixes)} "
-            "and an id of 1-64 characters from A-Z a-z 0-9 _ -"
-        )
-    return prefix, ident
 
 
 def server_frame(type_: str, data: Mapping[str, Any] | None = None) -> str:

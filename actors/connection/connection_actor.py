@@ -13,27 +13,26 @@ from typing import Any
 
 import gevent
 
-from .base import TracedActor
-from .context import ActorContext
-from .errors import BadRequest, Forbidden, RealtimeError, Unauthorized, UnknownType
-from .identity import Identity
-from .messages import (
-    ClientFrame,
-    ClientGone,
+from ..errors import BadRequest, Forbidden, RealtimeError, Unauthorized, UnknownType
+from ..identity import Identity
+from ..protocol.frames import CLIENT_TYPES, error_frame, server_frame, unsubscribed_frame
+from ..protocol.positions import Since
+from ..protocol.rooms import parse_room
+from ..rooms.actor_messages import (
     CloseConnection,
     Join,
     Joined,
     Leave,
     Publish,
     RegisterConnection,
-    Since,
-    TokenExpired,
     UnregisterConnection,
 )
-from .outlet import Outlet
-from .protocol import CLIENT_TYPES, error_frame, parse_room, server_frame, unsubscribed_frame
-from .socket_reader import SocketReader
-from .wire import CLOSE_POLICY, CLOSE_TOKEN_EXPIRED, text_frame
+from ..runtime.actor import TracedActor
+from ..runtime.context import ActorContext
+from ..transport.framing import CLOSE_POLICY, CLOSE_TOKEN_EXPIRED, text_frame
+from ..transport.outlet import Outlet
+from ..transport.socket_reader import SocketReader
+from .actor_messages import ClientFrame, ClientGone, TokenExpired
 
 log = logging.getLogger("realtime.connection")
 

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from fnmatch import fnmatchcase
 
-from .errors import Forbidden
-from .identity import Identity
-from .protocol import parse_room
+from ..errors import BadRequest, Forbidden, InvalidRoom
+from ..identity import Identity
+
+ROOM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
+
+
+def parse_room(room: object, prefixes: tuple[str, ...]) -> tuple[str, str]:
+    """Split ``prefix:id`` or raise InvalidRoom; the only place room names are judged."""
+    if not isinstance(room, str):
+        raise BadRequest("room must be a string", fields={"room": "must be a string"})
+    prefix, sep, ident = room.partition(":")
+    if not sep or prefix not in prefixes or not ROOM_ID.match(ident):
+        raise InvalidRoom(
+            f"invalid room {room[:80]!r}: expected prefix:id with prefix one of {', '.join(prefixes)} "
+            "and an id of 1-64 characters from A-Z a-z 0-9 _ -"
+        )
+    return prefix, ident
+
 
 OPEN_TO_EMPLOYEES = frozenset({"contact", "campaign", "lead", "stats"})
 

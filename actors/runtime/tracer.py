@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from gevent.queue import Queue
 
 if TYPE_CHECKING:
-    from .base import TracedActor
+    from .actor import TracedActor
 
 log = logging.getLogger("realtime.trace")
 

@@ -24,8 +24,8 @@ from typing import Any
 import gevent
 from gevent.socket import wait_write
 
-from .metrics import Metrics
-from .wire import CLOSE_SLOW_CONSUMER, close_frame
+from ..observability.metrics import Metrics
+from .framing import CLOSE_SLOW_CONSUMER, close_frame
 
 log = logging.getLogger("realtime.outlet")
 

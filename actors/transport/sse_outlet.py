@@ -18,9 +18,9 @@ from typing import Any
 import gevent
 from gevent.event import Event
 
-from .metrics import Metrics
+from ..observability.metrics import Metrics
+from .framing import OP_CLOSE, OP_PING, OP_TEXT, frame_payload, parse_close
 from .outlet import Flusher, Outlet
-from .wire import OP_CLOSE, OP_PING, OP_TEXT, frame_payload, parse_close
 
 _last: tuple[bytes | None, bytes] = (None, b"")
 

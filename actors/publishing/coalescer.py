@@ -23,12 +23,13 @@ from typing import Any
 
 import gevent
 
-from .base import TracedActor
-from .context import ActorContext
-from .errors import ConfigError, Conflict
-from .events import STATS_ROOM
-from .messages import Coalesce, FlushCoalesced, GetSyncStatus, Publish, PushStats, RecomputeStats, StatsComputed
-from .reply import Reply
+from ..errors import ConfigError, Conflict
+from ..protocol.events import STATS_ROOM
+from ..rooms.actor_messages import Publish
+from ..runtime.actor import TracedActor
+from ..runtime.context import ActorContext
+from ..runtime.reply import Reply
+from .actor_messages import Coalesce, FlushCoalesced, GetSyncStatus, PushStats, RecomputeStats, StatsComputed
 
 log = logging.getLogger("realtime.live_sync")
 

@@ -11,7 +11,7 @@ def render_doc() -> str:
 
     parts = [
         "# Events\n\n",
-        "Generated from `actors/events.py` by `python -m actors.events_docs > docs/events.md`; a test fails when\n",
+        "Generated from `actors/protocol/events.py` by `python -m actors.protocol.events_docs > docs/events.md`; a test fails when\n",
         "it is out of date. Publish with `POST /api/live-sync` (`{\"type\", \"room\"?, \"data\"}`, ADMIN or\n",
         "SERVICE token) or in the server process with `ActorSystem.events` (`EventService`, one method per\n",
         "type). Both go through the same validation: a bad payload is 400 `BAD_REQUEST` with one entry per bad\n",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .system import ActorSystem
+    from ..system import ActorSystem
 
 Id = str | int
 Answer = dict[str, Any] | None

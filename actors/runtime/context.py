@@ -7,11 +7,11 @@ from typing import Any
 
 import pykka
 
-from .config import Settings
-from .metrics import Metrics
-from .outlet import Flusher
-from .policy import RoomPolicy
-from .tokens import TokenVerifier
+from ..config import Settings
+from ..observability.metrics import Metrics
+from ..protocol.rooms import RoomPolicy
+from ..tokens import TokenVerifier
+from ..transport.outlet import Flusher
 from .tracer import Tracer
 
 

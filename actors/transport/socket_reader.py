@@ -17,8 +17,7 @@ from typing import Any
 
 import gevent
 
-from .outlet import Outlet
-from .wire import (
+from .framing import (
     CLOSE_INVALID_DATA,
     CLOSE_NORMAL,
     OP_BINARY,
@@ -31,6 +30,7 @@ from .wire import (
     encode_frame,
     parse_close,
 )
+from .outlet import Outlet
 
 HIGH_WATER = 64
 LOW_WATER = 16

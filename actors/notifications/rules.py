@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import BadRequest
-from .protocol import ROOM_ID, dumps
+from ..errors import BadRequest
+from ..protocol.frames import dumps
+from ..protocol.rooms import ROOM_ID
 
 PRIORITIES = ("LOW", "NORMAL", "HIGH", "URGENT")
 """In rising order; a channel's minimum priority compares by this rank."""

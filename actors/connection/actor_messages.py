@@ -1,0 +1,31 @@
+"""Messages a ConnectionActor takes from its own socket reader and timers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+
+    pass
+
+@dataclass(frozen=True, slots=True)
+class ClientFrame:
+    """One whole data message from the socket; ``text`` is None for a binary message."""
+
+    text: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientGone:
+    """The socket's reader stopped (close frame, EOF, protocol error); ``code`` is the close code if any."""
+
+    code: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenExpired:
+    """A connection's own timer: its token's ``exp`` has passed unless AUTH extended it."""
+
+    exp: int
+

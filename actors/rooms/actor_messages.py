@@ -1,0 +1,147 @@
+"""Messages the hub and the room actors take (and the two the hub sends a connection: Joined, CloseConnection)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pykka import ActorRef
+
+    from ..identity import Identity
+    from ..protocol.positions import Since
+    from ..runtime.reply import Reply
+    from ..transport.outlet import Outlet
+
+@dataclass(frozen=True, slots=True)
+class CloseConnection:
+    """Close this socket with a WebSocket close code (shutdown, kick, policy)."""
+
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    """Home rooms took the connection's joins; it sends CONNECTED once all have answered."""
+
+    rooms: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterConnection:
+    """A connection started: the hub counts it, sweeps it for heartbeats and joins it to its home rooms.
+
+    One message instead of a register and a join per home room: with thousands of sockets connecting
+    at once, every hub message on the way to CONNECTED adds to the time a client waits.
+    """
+
+    connection_id: str
+    ref: ActorRef[Any]
+    outlet: Outlet
+    identity: Identity
+
+
+@dataclass(frozen=True, slots=True)
+class UnregisterConnection:
+    """A connection ended; the hub removes it from ``rooms``."""
+
+    connection_id: str
+    rooms: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    """Add a socket to a room; the room answers on the socket (SUBSCRIBED) or to ``ack_to``."""
+
+    room: str
+    connection_id: str
+    outlet: Outlet
+    since: Since | None = None
+    ref: Any = None
+    ack_to: ActorRef[Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Leave:
+    """Remove a socket from a room; ``answer`` writes UNSUBSCRIBED (with ``ref``) on the socket."""
+
+    room: str
+    connection_id: str
+    answer: bool = False
+    ref: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    """An event for every member of ``room``; ``reply`` (if any) receives the room's offset."""
+
+    room: str
+    type: str
+    data: dict[str, Any]
+    reply: Reply | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """REST recovery: the room's events after ``since`` (all it holds when None), answered on ``reply``."""
+
+    room: str
+    since: int | None
+    epoch: str | None
+    reply: Reply
+
+
+@dataclass(frozen=True, slots=True)
+class IdleCheck:
+    """A room's own timer: it has been empty for the idle period (if ``generation`` still matches)."""
+
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class RoomIdle:
+    """A room has been empty and idle; ``seen`` counts the hub messages it handled, to rule out a race."""
+
+    room: str
+    seen: int
+
+
+@dataclass(frozen=True, slots=True)
+class Retire:
+    """The hub has forgotten this room; stop."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Heartbeat: ping the sockets of one slice (``slice_`` of ``slices``), drop the silent ones.
+
+    The slices partition the connections (by their id's hash), and a full round of ticks takes one
+    heartbeat interval: every socket is pinged and checked once per interval, and 10,000 sockets mean
+    400 pings a second instead of 10,000 at once every 25 s (a burst of pings and pongs that delayed
+    whatever event it met).
+    """
+
+    slice_: int = 0
+    slices: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class GetStatus:
+    """Ask the hub for connection and room counts."""
+
+
+@dataclass(frozen=True, slots=True)
+class Shutdown:
+    """Close every socket with ``code`` and stop every room; answered when done."""
+
+    code: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectedUsers:
+    """Which users with an open socket hold one of ``roles`` or are among ``user_ids``: answered as {user id: role}."""
+
+    roles: tuple[str, ...]
+    user_ids: tuple[str, ...] = ()
+
