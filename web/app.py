@@ -16,24 +16,16 @@ log = logging.getLogger("realtime.web")
 
 def create_app(system: ActorSystem, store: Any = None) -> Flask:
     """Build the app around a started ``ActorSystem`` (and the ``store.Store``, when features need it)."""
-    from . import (
-        api_debug,
-        api_live_sync,
-        api_notifications,
-        api_rooms,
-        api_status,
-        dashboard,
-        sse_endpoint,
-        ws_endpoint,
-    )
+    from .api import debug, live_sync, notifications, rooms, status
+    from .dashboard import pages as dashboard
+    from .streams import sse, ws
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = system.settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["realtime.system"] = system
     app.extensions["realtime.store"] = store
-    for blueprint in (ws_endpoint.bp, sse_endpoint.bp, api_status.bp, api_live_sync.bp, api_rooms.bp, api_debug.bp,
-                      api_notifications.bp, dashboard.bp):
+    for blueprint in (ws.bp, sse.bp, status.bp, live_sync.bp, rooms.bp, debug.bp, notifications.bp, dashboard.bp):
         app.register_blueprint(blueprint)
 
     @app.errorhandler(RealtimeError)

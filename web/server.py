@@ -18,7 +18,7 @@ from store import Store, migrate
 
 from .app import create_app
 from .http_headers import parse_request_headers
-from .ws_endpoint import handshake_gate, run_admitted
+from .streams.ws import handshake_gate, run_admitted
 
 log = logging.getLogger("realtime.server")
 access_log = logging.getLogger("realtime.access")

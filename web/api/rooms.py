@@ -8,7 +8,7 @@ from flask import Blueprint, jsonify, request
 
 from actors.errors import BadRequest
 
-from .auth import current_identity, system
+from ..auth import current_identity, system
 
 bp = Blueprint("rooms", __name__)
 

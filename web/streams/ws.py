@@ -16,7 +16,7 @@ from flask import Blueprint, Response, request
 from actors import ActorSystem
 from actors.errors import BadRequest, RealtimeError
 
-from .auth import admit_stream
+from ..auth import admit_stream
 
 bp = Blueprint("ws", __name__)
 

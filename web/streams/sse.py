@@ -15,7 +15,7 @@ from flask import Blueprint, Response, request
 from actors.errors import BadRequest
 from actors.protocol.positions import Since
 
-from .auth import admit_stream, system
+from ..auth import admit_stream, system
 
 bp = Blueprint("sse", __name__)
 

@@ -8,8 +8,8 @@ from flask import Blueprint, jsonify
 
 from actors.errors import BadRequest
 
-from .auth import require_role, system
-from .json_body import json_object, json_response
+from ..auth import require_role, system
+from ..json_body import json_object, json_response
 
 bp = Blueprint("live_sync", __name__)
 

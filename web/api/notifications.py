@@ -14,8 +14,8 @@ from flask import Blueprint, Response, jsonify, request
 from actors.errors import BadRequest, NotFound
 from actors.notifications.rules import parse_draft, parse_idempotency_key, parse_preferences
 
-from .auth import current_identity, require_role, system
-from .json_body import json_object
+from ..auth import current_identity, require_role, system
+from ..json_body import json_object
 
 bp = Blueprint("notifications", __name__)
 

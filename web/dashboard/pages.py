@@ -11,11 +11,11 @@ from flask import Blueprint, Response, current_app, jsonify, send_from_directory
 from actors.errors import NotFound
 from actors.tokens import issue_token
 
-from .auth import system
+from ..auth import system
 
 bp = Blueprint("dashboard", __name__)
 
-PAGES = Path(__file__).parent / "static" / "dashboard"
+PAGES = Path(__file__).parents[1] / "static" / "dashboard"  # web/static/dashboard, beside the client
 DEV_TOKEN_TTL = 12 * 3600
 SAMPLE_USERS = (
     {"sub": "1", "role": "ADMIN", "name": "Ada (admin)"},

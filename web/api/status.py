@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
-from .auth import current_identity, system
+from ..auth import current_identity, system
 
 bp = Blueprint("status", __name__)
 

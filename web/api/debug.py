@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, stream_with_context
 
 from actors.errors import NotFound
 
-from .auth import require_role, system
+from ..auth import require_role, system
 
 bp = Blueprint("debug", __name__)
 
