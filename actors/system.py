@@ -29,6 +29,9 @@ from .notifications.actor_messages import (
     PurgeNotifications,
     PutNotificationPreferences,
 )
+from .notifications.outcomes import CreateOutcome
+from .notifications.repository import NotificationRepository
+from .notifications.service import NotificationService
 from .observability.gc_pauses import PAUSES
 from .observability.metrics import Metrics
 from .protocol import events
@@ -96,9 +99,10 @@ def _linger(sock: Any, timeout: float) -> None:
 class ActorSystem:
     """The actors of one server process and the calls the web layer makes into them."""
 
-    def __init__(self, settings: Settings, store: Any = None) -> None:
+    def __init__(self, settings: Settings, notifications: NotificationRepository | None = None) -> None:
         self.settings = settings
-        self.store = store
+        self.notification_repository = notifications
+        """Storage of the notification center; without it (no database) there is no NotificationService."""
         self.metrics = Metrics()
         self.tracer = Tracer(settings.websocket_debug, settings.trace_ring_size)
         self.verifier = TokenVerifier(settings)
@@ -116,13 +120,11 @@ class ActorSystem:
     def start(self) -> ActorSystem:
         load_provider(self.settings.stats_provider)  # a bad STATS_PROVIDER fails here, before any actor starts
         self.ctx = ActorContext(self.settings, self.tracer, self.metrics, Flusher(self.metrics), self.policy,
-                                self.verifier, store=self.store)
+                                self.verifier)
         self.ctx.hub = Hub.start(self.ctx)
         self.live_sync = LiveSync.start(self.ctx)
-        if self.store is not None:
-            from .notifications.service import NotificationService  # needs the store package, which imports actors
-
-            self.notifications = NotificationService.start(self.ctx)
+        if self.notification_repository is not None:
+            self.notifications = NotificationService.start(self.ctx, self.notification_repository)
         self._heartbeat = gevent.spawn(self._beat)
         PAUSES.install(self.settings.gc_pause_warn_ms)
         self.running = True
@@ -314,8 +316,8 @@ class ActorSystem:
             raise Unavailable("the notification center needs a database (DATABASE_URL)")
         return self.notifications
 
-    def create_notifications(self, caller: Identity, draft: Any, idempotency_key: str | None) -> Any:
-        """Queue a validated ``notification_rules.Draft``; returns the store's ``CreateOutcome`` once committed."""
+    def create_notifications(self, caller: Identity, draft: Any, idempotency_key: str | None) -> CreateOutcome:
+        """Queue a validated ``notification_rules.Draft``; returns its ``CreateOutcome`` once committed."""
         future = Reply()
         self._notifications().tell(CreateNotifications(caller.user_id, draft, idempotency_key, future))
         try:

@@ -15,6 +15,7 @@ from geventwebsocket.handler import WebSocketHandler
 
 from actors import ActorSystem, Settings
 from store import Store, migrate
+from store.notifications import StoredNotifications
 
 from .app import create_app
 from .http_headers import parse_request_headers
@@ -82,7 +83,7 @@ class RealtimeServer:
         self.store = Store(settings.database_url)
         try:
             migrate(self.store)
-            self.system = ActorSystem(settings, self.store).start()
+            self.system = ActorSystem(settings, StoredNotifications(self.store)).start()
         except Exception:
             self.store.close()
             self.store = None

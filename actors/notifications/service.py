@@ -1,10 +1,12 @@
 """NotificationService: the notification center's one actor. Commits first, then pushes through the hub.
 
-All database work goes through ``Store.run`` on a worker OS thread, so while SQLite or PostgreSQL
-works the gevent loop keeps serving sockets (FINDINGS.md trap 11). Creates queue in the mailbox and
-are committed together: one transaction (and one fsync) for many notifications. A create is answered
-only after its transaction committed, and its NOTIFICATION pushes go out after the answer, so a pushed
-notification always exists in the database.
+All database work goes through the ``NotificationRepository`` it is given at start, which does it off
+the event loop (the store's implementation on a worker OS thread), so while SQLite or PostgreSQL works
+the gevent loop keeps serving sockets: a SQLite call made in a greenlet would block every socket of
+the process while it waits on disk. Creates queue in the mailbox and are committed together: one
+transaction (and one fsync) for many notifications. A create is answered only after its transaction
+committed, and its NOTIFICATION pushes go out after the answer, so a pushed notification always
+exists in the database.
 
 Creates are pipelined: a flush greenlet owns one batch from the commit to the pushes and then tells
 the actor ``CreatesStored``; meanwhile the actor goes on taking messages, and with SQLite a second
@@ -39,6 +41,8 @@ from .actor_messages import (
     PurgeNotifications,
     PutNotificationPreferences,
 )
+from .outcomes import CreateOutcome, CreateRequest, NotificationPage, PurgeCounts, assign_counts
+from .repository import NotificationRepository
 from .rules import utc_now
 
 log = logging.getLogger("realtime.notifications")
@@ -56,17 +60,14 @@ class NotificationService(TracedActor):
 
     kind = "notifications"
 
-    def __init__(self, ctx: ActorContext) -> None:
+    def __init__(self, ctx: ActorContext, repository: NotificationRepository) -> None:
         super().__init__(ctx, "notifications")
-        from store import notifications as tables  # here, not at import time: store imports actors
-
-        self._tables = tables
-        self._store = ctx.store
+        self._repository = repository
         self._pending: list[CreateNotifications] = []
         self._flush_queued = False
         self._in_flight: dict[int, gevent.Greenlet] = {}
         self._batches = 0
-        self._depth = 2 if getattr(ctx.store, "is_sqlite", False) else 1
+        self._depth = max(1, repository.pipeline_depth)
         self._purger: gevent.Greenlet | None = None
         self._roles: OrderedDict[str, str] = OrderedDict()
 
@@ -115,10 +116,9 @@ class NotificationService(TracedActor):
         if isinstance(message, MarkAllNotificationsRead):
             return self._mark_all_read(message)
         if isinstance(message, GetNotificationPreferences):
-            return self._store.run(self._tables.get_preferences, message.identity.user_id).to_dict()
+            return self._repository.get_preferences(message.identity.user_id).to_dict()
         if isinstance(message, PutNotificationPreferences):
-            saved = self._store.run(self._tables.put_preferences, message.identity.user_id, message.preferences)
-            return saved.to_dict()
+            return self._repository.put_preferences(message.identity.user_id, message.preferences).to_dict()
         if isinstance(message, PurgeNotifications):
             return self._purge(message.follow_up)
         return super().handle(message)
@@ -165,9 +165,9 @@ class NotificationService(TracedActor):
                 pass
 
     def _commit(self, batch: list[CreateNotifications], unknown: tuple[str, ...],
-                known: dict[str, str]) -> tuple[list[Any], dict[str, str]]:
+                known: dict[str, str]) -> tuple[list[CreateOutcome], dict[str, str]]:
         """Store the batch; returns its outcomes (with every recipient's count) and the connected users named."""
-        tables, settings = self._tables, self.ctx.settings
+        settings = self.ctx.settings
         roles = tuple(sorted({m.draft.role for m in batch if m.draft.role}))
         # Role notifications need the hub's answer first (its members get the pushes); for direct ones
         # it only completes the counts, so it is asked for without waiting, and read after the commit.
@@ -177,15 +177,15 @@ class NotificationService(TracedActor):
             connected = self._connected(self._hub_ask(ConnectedUsers(roles, unknown)))
         elif unknown:
             pending_answer = self._hub_ask(ConnectedUsers((), unknown))
-        requests = [tables.CreateRequest(m.caller, m.draft, m.idempotency_key) for m in batch]
-        outcomes, parts = self._store.run(tables.create_batch, requests, connected, settings.roles,
-                                          self._cutoff(), self._idempotency_cutoff())
+        requests = [CreateRequest(m.caller, m.draft, m.idempotency_key) for m in batch]
+        outcomes, parts = self._repository.create_batch(requests, connected, settings.roles, self._cutoff(),
+                                                        self._idempotency_cutoff())
         if pending_answer is not None:
             connected = self._connected(pending_answer)
-        tables.assign_counts(outcomes, parts, {**known, **connected})
+        assign_counts(outcomes, parts, {**known, **connected})
         return outcomes, connected
 
-    def _push(self, outcomes: list[Any]) -> None:
+    def _push(self, outcomes: list[CreateOutcome]) -> None:
         hub = self.ctx.hub
         if hub is None:
             return
@@ -227,50 +227,28 @@ class NotificationService(TracedActor):
 
     # --- reading ---------------------------------------------------------------------------------
 
-    def _list(self, message: ListNotifications) -> dict[str, Any]:
-        user_id, role = message.identity.user_id, message.identity.role
-        tables, cutoff = self._tables, self._cutoff()
-
-        def work() -> dict[str, Any]:
-            hidden = tables.get_preferences(user_id).hidden_types()
-            return tables.list_for(user_id, role, hidden, cutoff, message.unread_only, message.limit, message.before)
-
-        return self._store.run(work)  # type: ignore[no-any-return]
+    def _list(self, message: ListNotifications) -> NotificationPage:
+        identity = message.identity
+        return self._repository.list_page(identity.user_id, identity.role, self._cutoff(), message.unread_only,
+                                          message.limit, message.before)
 
     def _mark_read(self, message: MarkNotificationRead) -> dict[str, Any]:
         user_id, role = message.identity.user_id, message.identity.role
-        tables, cutoff = self._tables, self._cutoff()
-
-        def work() -> tuple[dict[str, Any], bool, int]:
-            hidden = tables.get_preferences(user_id).hidden_types()
-            return tables.mark_read(message.notification_id, user_id, role, hidden, cutoff, message.read)
-
-        notification, changed, count = self._store.run(work)
+        notification, changed, count = self._repository.mark_read(message.notification_id, user_id, role,
+                                                                   self._cutoff(), message.read)
         if changed:
             self._push_read(user_id, {"ids": [notification["id"]], "read": message.read, "unreadCount": count})
         return {"notification": notification, "unreadCount": count}
 
     def _delete(self, message: DeleteNotification) -> dict[str, Any]:
         user_id, role = message.identity.user_id, message.identity.role
-        tables, cutoff = self._tables, self._cutoff()
-
-        def work() -> int:
-            hidden = tables.get_preferences(user_id).hidden_types()
-            return tables.delete_for(message.notification_id, user_id, role, hidden, cutoff)
-
-        count = self._store.run(work)
+        count = self._repository.delete(message.notification_id, user_id, role, self._cutoff())
         self._push_read(user_id, {"ids": [str(message.notification_id)], "deleted": True, "unreadCount": count})
         return {"unreadCount": count}
 
     def _mark_all_read(self, message: MarkAllNotificationsRead) -> dict[str, Any]:
         user_id, role = message.identity.user_id, message.identity.role
-        tables, cutoff = self._tables, self._cutoff()
-
-        def work() -> tuple[list[int], int]:
-            hidden = tables.get_preferences(user_id).hidden_types()
-            return tables.mark_all_read(user_id, role, hidden, cutoff)
-
-        ids, count = self._store.run(work)
+        ids, count = self._repository.mark_all_read(user_id, role, self._cutoff())
         if ids:
             self._push_read(user_id, {"ids": [str(i) for i in ids], "read": True, "unreadCount": count})
         return {"updated": len(ids), "unreadCount": count}
@@ -283,11 +261,10 @@ class NotificationService(TracedActor):
 
     # --- retention -------------------------------------------------------------------------------
 
-    def _purge(self, follow_up: bool) -> dict[str, int]:
+    def _purge(self, follow_up: bool) -> PurgeCounts:
         """One bounded purge step; the timer's purge continues in later messages so creates interleave."""
-        settings = self.ctx.settings
-        result: dict[str, int] = self._store.run(self._tables.purge_step, self._cutoff(),
-                                                 settings.notification_max_per_user, self._idempotency_cutoff())
+        result = self._repository.purge_step(self._cutoff(), self.ctx.settings.notification_max_per_user,
+                                             self._idempotency_cutoff())
         if follow_up and any(result.values()):
             self.actor_ref.tell(PurgeNotifications(follow_up=True))
         return result

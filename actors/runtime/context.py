@@ -26,5 +26,3 @@ class ActorContext:
     policy: RoomPolicy
     verifier: TokenVerifier
     hub: pykka.ActorRef[Any] | None = field(default=None)
-    store: Any = field(default=None)
-    """The ``store.Store`` (database work off the event loop); None for a system without persistence."""

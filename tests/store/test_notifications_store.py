@@ -8,9 +8,11 @@ import gevent
 import pytest
 
 from actors.errors import Conflict, NotFound
+from actors.notifications.outcomes import CreateRequest, assign_counts
 from actors.notifications.rules import parse_draft, parse_preferences
 from store import Store, migrate
 from store import notifications as nt
+from web.api.notifications import http_status
 
 ROLES = ("ADMIN", "EMPLOYEE")
 LONG_AGO = dt.datetime(2000, 1, 1)
@@ -36,7 +38,7 @@ def create(store, *requests, connected=None, idempotency_cutoff=LONG_AGO):
     """What the service does: store a batch, then finish the counts with the roles it knows."""
     outcomes, parts = store.run(nt.create_batch, list(requests), connected or {}, ROLES, LONG_AGO,
                                 idempotency_cutoff)
-    nt.assign_counts(outcomes, parts, connected or {})
+    assign_counts(outcomes, parts, connected or {})
     return outcomes
 
 
@@ -52,7 +54,7 @@ def ids(page):
 
 
 def test_a_role_notification_is_one_row_with_read_and_deleted_state_per_user(store):
-    [outcome] = create(store, nt.CreateRequest("admin", draft(role="EMPLOYEE")))
+    [outcome] = create(store, CreateRequest("admin", draft(role="EMPLOYEE")))
     nid = int(outcome.body["notifications"][0]["id"])
     assert store.run(lambda: nt.Notification.select().count()) == 1
     for user in ("ann", "bob"):
@@ -73,12 +75,12 @@ def test_a_role_notification_is_one_row_with_read_and_deleted_state_per_user(sto
 
 
 def test_pages_are_newest_first_and_complete(store):
-    outcomes = create(store, *[nt.CreateRequest("admin", draft(userId="a", title=f"n{i}", data={"i": i}))
+    outcomes = create(store, *[CreateRequest("admin", draft(userId="a", title=f"n{i}", data={"i": i}))
                                for i in range(7)])
     stored = {n["id"]: (n["title"], n["data"]) for n in listing(store, "a")["notifications"]}
     answered = {n["id"]: (n["title"], n["data"]) for o in outcomes for n in o.body["notifications"]}
     assert answered == stored and len(stored) == 7  # every answer names its own row (ids from one multi-row insert)
-    create(store, nt.CreateRequest("admin", draft(userIds=["a", "b"])))
+    create(store, CreateRequest("admin", draft(userIds=["a", "b"])))
     seen, before = [], None
     while True:
         page = listing(store, "a", limit=3, before=before)
@@ -95,36 +97,36 @@ def test_pages_are_newest_first_and_complete(store):
 
 
 def test_batch_counts_are_as_of_each_notification(store):
-    outcomes = create(store, *[nt.CreateRequest("admin", draft(userId="a")) for _ in range(3)],
-                      nt.CreateRequest("admin", draft(role="EMPLOYEE")), connected={"a": "EMPLOYEE", "z": "ADMIN"})
+    outcomes = create(store, *[CreateRequest("admin", draft(userId="a")) for _ in range(3)],
+                      CreateRequest("admin", draft(role="EMPLOYEE")), connected={"a": "EMPLOYEE", "z": "ADMIN"})
     counts = [r.unread_count for o in outcomes for r in o.recipients]
     assert counts == [1, 2, 3, 4]  # the role notification reaches a (connected EMPLOYEE), not z (ADMIN)
     assert [r.user_id for r in outcomes[3].recipients] == ["a"]
 
 
 def test_the_same_key_gives_one_row_and_the_original_answer(store):
-    first = nt.CreateRequest("admin", draft(userId="a"), key="k1")
+    first = CreateRequest("admin", draft(userId="a"), key="k1")
     outcomes = create(store, first, first)
     assert [o.replayed for o in outcomes] == [False, True]
-    assert outcomes[1].body == outcomes[0].body and outcomes[1].status == 201 and not outcomes[1].recipients
+    assert outcomes[1].body == outcomes[0].body and http_status(outcomes[1]) == 201 and not outcomes[1].recipients
     [later] = create(store, first)
     assert later.replayed and later.body == outcomes[0].body
-    [other] = create(store, nt.CreateRequest("admin", draft(userId="a", title="changed"), key="k1"))
+    [other] = create(store, CreateRequest("admin", draft(userId="a", title="changed"), key="k1"))
     assert isinstance(other.error, Conflict)
-    [someone_else] = create(store, nt.CreateRequest("admin2", draft(userId="a"), key="k1"))
+    [someone_else] = create(store, CreateRequest("admin2", draft(userId="a"), key="k1"))
     assert not someone_else.replayed
     assert store.run(lambda: nt.Notification.select().count()) == 2
-    mixed = create(store, nt.CreateRequest("admin", draft(userId="a"), key="k2"),
-                   nt.CreateRequest("admin", draft(userId="b"), key="k2"),  # same key, other body, same batch
-                   nt.CreateRequest("admin", draft(userId="a", title="changed"), key="k1"),
-                   nt.CreateRequest("admin", draft(userId="c")))
-    assert [o.status for o in mixed] == [201, 409, 409, 201]
+    mixed = create(store, CreateRequest("admin", draft(userId="a"), key="k2"),
+                   CreateRequest("admin", draft(userId="b"), key="k2"),  # same key, other body, same batch
+                   CreateRequest("admin", draft(userId="a", title="changed"), key="k1"),
+                   CreateRequest("admin", draft(userId="c")))
+    assert [http_status(o) for o in mixed] == [201, 409, 409, 201]
     assert isinstance(mixed[1].error, Conflict) and isinstance(mixed[2].error, Conflict)
     assert store.run(lambda: nt.Notification.select().count()) == 4
 
 
 def test_an_expired_key_creates_again(store):
-    request = nt.CreateRequest("admin", draft(userId="a"), key="k1")
+    request = CreateRequest("admin", draft(userId="a"), key="k1")
     create(store, request)
     [again] = create(store, request, idempotency_cutoff=dt.datetime.now(dt.UTC).replace(tzinfo=None)
                      + dt.timedelta(seconds=1))
@@ -150,7 +152,7 @@ def _hold_key_uncommitted(database_url, request, body):
 
 
 def test_a_concurrent_retry_on_another_connection_wins_and_this_one_creates_nothing(store, database_url):
-    request = nt.CreateRequest("admin", draft(userId="a"), key="race")
+    request = CreateRequest("admin", draft(userId="a"), key="race")
     original = {"notifications": [{"id": "999"}], "skipped": []}
     other = _hold_key_uncommitted(database_url, request, original)
     try:
@@ -166,9 +168,9 @@ def test_a_concurrent_retry_on_another_connection_wins_and_this_one_creates_noth
 
 
 def test_hidden_types_are_neither_listed_nor_counted(store):
-    create(store, nt.CreateRequest("admin", draft(userId="a", type="NOISY")),
-           nt.CreateRequest("admin", draft(role="EMPLOYEE", type="NOISY")),
-           nt.CreateRequest("admin", draft(userId="a", type="QUIET")))
+    create(store, CreateRequest("admin", draft(userId="a", type="NOISY")),
+           CreateRequest("admin", draft(role="EMPLOYEE", type="NOISY")),
+           CreateRequest("admin", draft(userId="a", type="QUIET")))
     page = listing(store, "a", hidden=frozenset({"NOISY"}))
     assert [n["type"] for n in page["notifications"]] == ["QUIET"] and page["unreadCount"] == 1
     nothing = listing(store, "a", hidden=None)  # in-app channel off
@@ -178,7 +180,7 @@ def test_hidden_types_are_neither_listed_nor_counted(store):
 def test_switched_off_types_are_skipped_with_the_reason(store):
     store.run(nt.put_preferences, "b", parse_preferences({"types": {"X": False}}))
     store.run(nt.put_preferences, "c", parse_preferences({"channels": {"inApp": False}}))
-    [outcome] = create(store, nt.CreateRequest("admin", draft(userIds=["a", "b", "c"])))
+    [outcome] = create(store, CreateRequest("admin", draft(userIds=["a", "b", "c"])))
     assert [n["userId"] for n in outcome.body["notifications"]] == ["a"]
     assert outcome.body["skipped"] == [{"userId": "b", "reason": "TYPE_DISABLED"},
                                        {"userId": "c", "reason": "IN_APP_DISABLED"}]
@@ -187,11 +189,11 @@ def test_switched_off_types_are_skipped_with_the_reason(store):
 
 def test_unread_counts_for_many_users_match_their_listings(store):
     users = {f"u{i}": ("EMPLOYEE" if i % 2 else "ADMIN") for i in range(6)}
-    create(store, *[nt.CreateRequest("admin", draft(userIds=list(users)[: i + 1], type=f"T{i % 3}"))
+    create(store, *[CreateRequest("admin", draft(userIds=list(users)[: i + 1], type=f"T{i % 3}"))
                     for i in range(6)],
-           nt.CreateRequest("admin", draft(role="EMPLOYEE", type="T0")),
-           nt.CreateRequest("admin", draft(role="ADMIN", type="T1")),
-           nt.CreateRequest("admin", draft(role="EMPLOYEE", type="T2")))
+           CreateRequest("admin", draft(role="EMPLOYEE", type="T0")),
+           CreateRequest("admin", draft(role="ADMIN", type="T1")),
+           CreateRequest("admin", draft(role="EMPLOYEE", type="T2")))
     for user, role in list(users.items())[::2]:
         first = ids(listing(store, user, role=role))[0]
         store.run(nt.mark_read, int(first), user, role, ALL, LONG_AGO, True)
@@ -204,9 +206,9 @@ def test_unread_counts_for_many_users_match_their_listings(store):
 
 
 def test_retention_drops_old_rows_surplus_rows_and_stale_keys(store):
-    create(store, *[nt.CreateRequest("admin", draft(userId="a"), key=f"k{i}") for i in range(6)],
-           *[nt.CreateRequest("admin", draft(role="EMPLOYEE")) for _ in range(4)],
-           nt.CreateRequest("admin", draft(userId="b")))
+    create(store, *[CreateRequest("admin", draft(userId="a"), key=f"k{i}") for i in range(6)],
+           *[CreateRequest("admin", draft(role="EMPLOYEE")) for _ in range(4)],
+           CreateRequest("admin", draft(userId="b")))
     newest_a = ids(listing(store, "a", role="NONE"))
     old = dt.datetime(2001, 1, 1)
     store.run(lambda: nt.Notification.update(created_at=old).where(nt.Notification.recipient_user == "b").execute())
@@ -227,7 +229,7 @@ def test_retention_drops_old_rows_surplus_rows_and_stale_keys(store):
 
 
 def test_rows_past_the_age_limit_are_invisible_before_the_purge_runs(store):
-    create(store, nt.CreateRequest("admin", draft(userId="a")))
+    create(store, CreateRequest("admin", draft(userId="a")))
     nid = int(ids(listing(store, "a"))[0])
     future = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(seconds=1)
     page = listing(store, "a", cutoff=future)

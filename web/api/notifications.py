@@ -12,6 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from actors.errors import BadRequest, NotFound
+from actors.notifications.outcomes import CreateOutcome
 from actors.notifications.rules import parse_draft, parse_idempotency_key, parse_preferences
 
 from ..auth import current_identity, require_role, system
@@ -51,7 +52,7 @@ def create() -> Any:
     draft = parse_draft(json_object(), system().settings.roles)
     outcome = system().create_notifications(caller, draft, key)
     response = jsonify(outcome.body)
-    response.status_code = outcome.status
+    response.status_code = http_status(outcome)
     if key is not None:
         response.headers["Idempotent-Replayed"] = "true" if outcome.replayed else "false"
     return response
@@ -90,6 +91,14 @@ def delete(notification_id: str) -> Any:
     identity = current_identity()
     system().delete_notification(identity, _notification_id(notification_id))
     return Response(status=204)
+
+
+def http_status(outcome: CreateOutcome) -> int:
+    """201 when the request created notifications (for a replay: when the original did), 200 when every
+    recipient was skipped; a request that failed on its own answers with its error's status."""
+    if outcome.error is not None:
+        return outcome.error.http_status
+    return 201 if outcome.created else 200
 
 
 def _notification_id(text: str) -> int:
