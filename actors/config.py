@@ -44,6 +44,10 @@ class Settings:
         default="sqlite:///data/realtime.db",
         metadata={"help": "sqlite:///path (relative to the working directory) or postgresql://user@host/db"},
     )
+    broker_url: str = field(
+        default="memory://",
+        metadata={"help": "who numbers room events and keeps their history: memory:// (one process)"},
+    )
     data_dir: str = field(default="data", metadata={"help": "folder for the SQLite file and dev-mode secrets"})
     jwt_secret: str = field(default="", metadata={"help": "HS256 key, at least 32 bytes", "secret": True})
     jwt_public_key: str = field(

@@ -19,13 +19,8 @@ import pykka  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from actors.config import Settings  # noqa: E402
-from actors.observability.metrics import Metrics  # noqa: E402
-from actors.protocol.rooms import RoomPolicy  # noqa: E402
 from actors.runtime.actor import TracedActor  # noqa: E402
 from actors.runtime.context import ActorContext  # noqa: E402
-from actors.runtime.tracer import Tracer  # noqa: E402
-from actors.tokens import TokenVerifier  # noqa: E402
-from actors.transport.outlet import Flusher  # noqa: E402
 
 
 class Ping:
@@ -69,9 +64,8 @@ def main() -> None:
     settings = Settings(jwt_secret="x" * 32)
 
     def ctx(debug: bool) -> ActorContext:
-        metrics = Metrics()
-        return ActorContext(settings, Tracer(debug, 200), metrics, Flusher(metrics), RoomPolicy(("lead",)),
-                            TokenVerifier(settings))
+        with_debug = settings.replace(websocket_debug=debug)
+        return ActorContext.create(with_debug)
 
     refs = {"plain pykka": Plain.start(), "TracedActor, debug off": Traced.start(ctx(False)),
             "TracedActor, debug on": Traced.start(ctx(True))}

@@ -15,8 +15,8 @@ import gevent
 
 from ..errors import BadRequest, Forbidden, RealtimeError, Unauthorized, UnknownType
 from ..identity import Identity
-from ..protocol.frames import CLIENT_TYPES, error_frame, server_frame, unsubscribed_frame
-from ..protocol.positions import Since
+from ..protocol.frames import CLIENT_TYPES, FrameId, error_frame, server_frame, unsubscribed_frame
+from ..protocol.positions import Since, parse_since
 from ..protocol.rooms import parse_room
 from ..rooms.actor_messages import (
     CloseConnection,
@@ -44,9 +44,8 @@ class ConnectionActor(TracedActor):
 
     def __init__(self, ctx: ActorContext, connection_id: str, identity: Identity, outlet: Outlet,
                  subscriptions: tuple[tuple[str, Since | None], ...] = (), *, inline: bool = False) -> None:
-        super().__init__(ctx, connection_id)
+        super().__init__(ctx, connection_id, inline=inline)
         self._initial = subscriptions
-        self._inline = inline
         self.reader: SocketReader | None = None
         self.connection_id = connection_id
         self.identity = identity
@@ -59,26 +58,6 @@ class ConnectionActor(TracedActor):
         self._expiry: Any = None  # a libev timer: no greenlet per connection
 
     # --- lifecycle -------------------------------------------------------------------------------
-
-    def _start_actor_loop(self) -> None:
-        if not self._inline:  # inline: ActorSystem.serve_connection runs the loop in the socket's greenlet
-            super()._start_actor_loop()
-
-    def _stop(self) -> None:
-        """pykka's stop, minus its registry for inline actors, which are never registered there.
-
-        pykka's registry is a list: unregistering scans it (FINDINGS.md trap 4), and with 10,000
-        sockets that scan was a third of the server's time while they disconnected. Our tracer knows
-        every live actor; the pykka registry keeps the few long-lived ones (hub, rooms, services).
-        """
-        if not self._inline:
-            super()._stop()
-            return
-        self.actor_stopped.set()
-        try:
-            self.on_stop()
-        except Exception:  # noqa: BLE001 (as pykka: log it, the actor is stopped either way)
-            log.exception("%s failed while stopping", self.actor_id)
 
     def started(self) -> None:
         hub = self.ctx.hub
@@ -143,20 +122,20 @@ class ConnectionActor(TracedActor):
     # --- client frames ---------------------------------------------------------------------------
 
     def _client_frame(self, text: str | None) -> None:
-        ref = None
+        frame_id = None
         try:
             if not self._take_token():
                 return
             if text is None:
                 raise BadRequest("binary frames are not accepted; send JSON text")
             frame = self._parse(text)
-            ref = frame.get("id")
-            if ref is not None and not isinstance(ref, (str, int, float)):
-                ref = None
+            frame_id = frame.get("id")
+            if frame_id is not None and not isinstance(frame_id, (str, int, float)):
+                frame_id = None
                 raise BadRequest("'id' must be a string or a number", fields={"id": "must be a string or number"})
-            self._dispatch(frame["type"], frame["data"], ref)
+            self._dispatch(frame["type"], frame["data"], frame_id)
         except RealtimeError as exc:
-            self._answer(text_frame(error_frame(exc.code, exc.message, ref)))
+            self._answer(text_frame(error_frame(exc.code, exc.message, frame_id)))
 
     def _answer(self, frame: bytes) -> None:
         """An answer to the client's frame: written at once unless more of its frames wait in the mailbox
@@ -182,37 +161,37 @@ class ConnectionActor(TracedActor):
         frame["data"] = data
         return frame
 
-    def _dispatch(self, type_: str, data: dict[str, Any], ref: Any) -> None:
+    def _dispatch(self, type_: str, data: dict[str, Any], frame_id: FrameId) -> None:
         if type_ not in CLIENT_TYPES:
             raise UnknownType(f"unknown frame type {type_[:40]!r}; expected one of {', '.join(sorted(CLIENT_TYPES))}")
         if type_ == "PING":
-            self._answer(text_frame(server_frame("PONG", {"ref": ref} if ref is not None else {})))
+            self._answer(text_frame(server_frame("PONG", {"ref": frame_id} if frame_id is not None else {})))
         elif type_ == "SUBSCRIBE":
-            self._subscribe(data, ref)
+            self._subscribe(data, frame_id)
         elif type_ == "UNSUBSCRIBE":
-            self._unsubscribe(data, ref)
+            self._unsubscribe(data, frame_id)
         elif type_ in ("TYPING_START", "TYPING_STOP"):
             self._typing(type_, data)
         elif type_ == "AUTH":
-            self._auth(data, ref)
+            self._auth(data, frame_id)
 
-    def _subscribe(self, data: dict[str, Any], ref: Any) -> None:
+    def _subscribe(self, data: dict[str, Any], frame_id: FrameId) -> None:
         room = self.ctx.policy.check(self.identity, data.get("room"))
-        since = _parse_since(data.get("since"))
+        since = parse_since(data.get("since"))
         if room not in self.rooms and len(self.rooms) >= self.ctx.settings.max_rooms_per_connection:
             raise Forbidden(f"subscription limit reached ({self.ctx.settings.max_rooms_per_connection} rooms)")
         self.rooms.add(room)
-        self.send(self.ctx.hub, Join(room, self.connection_id, self.outlet, since, ref), "hub")  # type: ignore[arg-type]
+        self.tell_hub(Join(room, self.connection_id, self.outlet, since, frame_id))
 
-    def _unsubscribe(self, data: dict[str, Any], ref: Any) -> None:
+    def _unsubscribe(self, data: dict[str, Any], frame_id: FrameId) -> None:
         room = data.get("room")
         parse_room(room, self.ctx.policy.prefixes)
         if room in self.rooms:
             self.rooms.discard(room)
-            self.send(self.ctx.hub, Leave(room, self.connection_id, answer=True, ref=ref), "hub")  # type: ignore[arg-type]
+            self.tell_hub(Leave(room, self.connection_id, answer=True, frame_id=frame_id))
         else:
             assert isinstance(room, str)  # parse_room has checked it
-            self._answer(text_frame(unsubscribed_frame(room, ref)))
+            self._answer(text_frame(unsubscribed_frame(room, frame_id)))
 
     def _typing(self, type_: str, data: dict[str, Any]) -> None:
         contact = data.get("contactId")
@@ -222,9 +201,9 @@ class ConnectionActor(TracedActor):
             raise BadRequest("'contactId' must be a string", fields={"contactId": "required string"})
         room = self.ctx.policy.check(self.identity, f"contact:{contact}")
         payload = {"contactId": contact, "userId": self.identity.user_id}
-        self.send(self.ctx.hub, Publish(room, type_, payload), "hub")  # type: ignore[arg-type]
+        self.tell_hub(Publish(room, type_, payload))
 
-    def _auth(self, data: dict[str, Any], ref: Any) -> None:
+    def _auth(self, data: dict[str, Any], frame_id: FrameId) -> None:
         token = data.get("token")
         if not isinstance(token, str):
             raise BadRequest("'token' must be a string", fields={"token": "required string"})
@@ -237,8 +216,8 @@ class ConnectionActor(TracedActor):
         self.identity = fresh
         self._arm_expiry(fresh.exp)
         answer: dict[str, Any] = {"exp": fresh.exp}
-        if ref is not None:
-            answer["ref"] = ref
+        if frame_id is not None:
+            answer["ref"] = frame_id
         self._answer(text_frame(server_frame("AUTHENTICATED", answer)))
 
     # --- limits ----------------------------------------------------------------------------------
@@ -281,14 +260,3 @@ class ConnectionActor(TracedActor):
         return {**super().describe(), "userId": self.identity.user_id, "role": self.identity.role,
                 "rooms": sorted(self.rooms), "outbox": self.outlet.queued}
 
-
-def _parse_since(value: Any) -> Since | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise BadRequest("'since' must be an object {epoch, offset}", fields={"since": "must be an object"})
-    epoch, offset = value.get("epoch"), value.get("offset")
-    if not isinstance(epoch, str) or not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise BadRequest("'since' needs a string 'epoch' and a non-negative integer 'offset'",
-                         fields={"since": "expected {epoch: string, offset: integer >= 0}"})
-    return Since(epoch, offset)

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
 
     from ..identity import Identity
     from ..runtime.reply import Reply
+    from .rules import Draft, Preferences
+
 
 @dataclass(frozen=True, slots=True)
 class CreateNotifications:
     """Store one create request (batched with the others queued now); ``reply`` gets the answer after commit."""
 
     caller: str
-    draft: Any
+    draft: Draft
     idempotency_key: str | None
     reply: Reply
 
@@ -71,7 +73,7 @@ class PutNotificationPreferences:
     """Replace the caller's preferences with a validated ``notification_rules.Preferences``."""
 
     identity: Identity
-    preferences: Any
+    preferences: Preferences
 
 
 @dataclass(frozen=True, slots=True)

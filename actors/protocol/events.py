@@ -1,8 +1,13 @@
-"""The event catalogue: each event type's payload schema and default rooms, in one table.
+"""The event catalogue: each event type's payload schema, default rooms and delivery rules, in one table.
 
 ``POST /api/live-sync`` and the in-process ``EventService`` both call ``prepare``, so a payload is
 judged the same way whichever door it came through. Schemas name the fields a dashboard relies on
 (ids to route by, the figures a widget shows); any other field passes through untouched.
+
+Every rule about an event type lives in its ``EventSpec`` and nowhere else: which types supersede
+their predecessor (``superseding``), which are coalesced before they reach a room (``route``), and
+so which are never dropped or replaced on the way to a slow socket (every type that does not
+supersede: alerts, notifications, messages).
 """
 
 from __future__ import annotations
@@ -12,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BadRequest, UnknownType
-from .frames import EVENT_TYPES
 from .rooms import parse_room
 
 ID = "id"          # a string or an integer id; routed as a string
@@ -25,14 +29,26 @@ ANY = "any"        # any JSON value
 STATS_ROOM = "stats:dashboard"
 
 
+ROUTE_ROOM = "room"
+"""Straight to the room: numbered and fanned out as published."""
+ROUTE_COALESCE = "coalesce"
+"""Through the Coalescer: at most one per COALESCE_INTERVAL per (type, room), the latest always sent."""
+ROUTE_STATS = "stats"
+"""Through the Coalescer's statistics: figures merged into the room's last known set, then coalesced."""
+
+
 @dataclass(frozen=True, slots=True)
 class EventSpec:
-    """What one event type must carry and where it goes when the publisher names no room."""
+    """What one event type must carry, where it goes when the publisher names no room, how it travels."""
 
     required: dict[str, str]
     optional: dict[str, str]
     rooms: Callable[[dict[str, Any]], list[str]]
     summary: str
+    superseding: bool = False
+    """A newer one replaces an older one still queued for a slow socket, and a new subscriber gets the
+    latest at once. Types that do not supersede are never replaced or dropped (only a 4008 close ends them)."""
+    route: str = ROUTE_ROOM
 
 
 def _one(template: str) -> Callable[[dict[str, Any]], list[str]]:
@@ -66,7 +82,8 @@ CATALOGUE: dict[str, EventSpec] = {
                                   _one("campaign:{campaignId}"), "a campaign began sending"),
     "CAMPAIGN_PROGRESS": EventSpec({"campaignId": ID, "sent": NUMBER},
                                    {"total": NUMBER, "failed": NUMBER, "delivered": NUMBER, "percent": NUMBER},
-                                   _one("campaign:{campaignId}"), "progress; coalesced per campaign"),
+                                   _one("campaign:{campaignId}"), "progress; coalesced per campaign",
+                                   superseding=True, route=ROUTE_COALESCE),
     "CAMPAIGN_COMPLETED": EventSpec({"campaignId": ID}, {"sent": NUMBER, "failed": NUMBER, "total": NUMBER},
                                     _one("campaign:{campaignId}"), "a campaign finished"),
     "CAMPAIGN_FAILED": EventSpec({"campaignId": ID}, {"error": TEXT}, _one("campaign:{campaignId}"),
@@ -83,13 +100,17 @@ CATALOGUE: dict[str, EventSpec] = {
                                  "contact fields changed"),
     "SYSTEM_ALERT": EventSpec({"level": TEXT, "message": TEXT}, {"title": TEXT, "source": TEXT},
                               lambda data: ["role:ADMIN"], "alerts, errors, maintenance; never dropped"),
-    "STATS_UPDATE": EventSpec({}, {}, lambda data: [STATS_ROOM], "dashboard statistics; coalesced"),
+    "STATS_UPDATE": EventSpec({}, {}, lambda data: [STATS_ROOM], "dashboard statistics; coalesced",
+                              superseding=True, route=ROUTE_STATS),
     "NOTIFICATION": EventSpec({}, {"userId": ID, "role": TEXT, "title": TEXT, "message": TEXT, "priority": TEXT},
                               _notification, "a bare frame, not stored (POST /api/notifications)"),
     "NOTIFICATION_READ": EventSpec({"userId": ID}, {"ids": ANY, "unreadCount": NUMBER}, _one("user:{userId}"),
                                    "read state changed on another tab or device"),
 }
-assert set(CATALOGUE) == EVENT_TYPES, "every event type of PROTOCOL.md has a catalogue entry"
+EVENT_TYPES = frozenset(CATALOGUE)
+"""Event types a room carries (server to client)."""
+
+SUPERSEDING_TYPES = frozenset(type_ for type_, spec in CATALOGUE.items() if spec.superseding)
 
 
 def _check(value: Any, kind: str) -> str | None:

@@ -11,9 +11,10 @@ def render_doc() -> str:
 
     parts = [
         "# Events\n\n",
-        "Generated from `actors/protocol/events.py` by `python -m actors.protocol.events_docs > docs/events.md`; a test fails when\n",
-        "it is out of date. Publish with `POST /api/live-sync` (`{\"type\", \"room\"?, \"data\"}`, ADMIN or\n",
-        "SERVICE token) or in the server process with `ActorSystem.events` (`EventService`, one method per\n",
+        "Generated from `actors/protocol/events.py` by `python -m actors.protocol.events_docs > docs/events.md`;\n",
+        "a test fails when it is out of date. Publish with `POST /api/live-sync`\n",
+        "(`{\"type\", \"room\"?, \"data\"}`, ADMIN or SERVICE token) or in the server process with\n",
+        "`ActorSystem.events` (`EventService`, one method per\n",
         "type). Both go through the same validation: a bad payload is 400 `BAD_REQUEST` with one entry per bad\n",
         "field in `error.fields` (`data.leadId: required`), an unknown type 400 `UNKNOWN_TYPE`, a bad room\n",
         "400 `INVALID_ROOM`; nothing is published by a failed request.\n\n",

@@ -1,7 +1,7 @@
-"""The wire contract in code: frame and event types, room names, and the JSON envelope.
+"""The JSON envelope of every frame: client frame types, server frames, timestamps.
 
-Kept free of sockets and actors so the web layer, the actors and the tests share one definition
-of PROTOCOL.md.
+Kept free of sockets and actors so the web layer, the actors and the tests share one definition of
+the wire contract (docs/protocol.md). Room names are ``rooms.py``'s, event types ``events.py``'s.
 """
 
 from __future__ import annotations
@@ -12,19 +12,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-EVENT_TYPES = frozenset({
-    "NOTIFICATION", "MESSAGE_RECEIVED", "MESSAGE_SENT", "MESSAGE_STATUS_UPDATE",
-    "TYPING_START", "TYPING_STOP", "CAMPAIGN_STARTED", "CAMPAIGN_PROGRESS", "CAMPAIGN_COMPLETED",
-    "CAMPAIGN_FAILED", "LEAD_CREATED", "LEAD_UPDATED", "LEAD_ASSIGNED", "LEAD_CONVERTED",
-    "SYSTEM_ALERT", "STATS_UPDATE", "CONTACT_UPDATED", "NOTIFICATION_READ",
-})
-"""Event types a room carries (server to client)."""
-
 CLIENT_TYPES = frozenset({"PING", "SUBSCRIBE", "UNSUBSCRIBE", "TYPING_START", "TYPING_STOP", "AUTH"})
 """Frame types the server takes from clients."""
 
-ESSENTIAL_TYPES = frozenset({"NOTIFICATION", "SYSTEM_ALERT"})
-"""Never dropped or coalesced on the way to a slow socket."""
+FrameId = str | int | float | None
+"""The ``id`` a client put on its frame, echoed as ``ref`` in the answer (never an actor's ref)."""
 
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -64,25 +56,25 @@ def event_frame(type_: str, room: str, epoch: str, offset: int, data: Mapping[st
                   "timestamp": timestamp})
 
 
-def error_frame(code: str, message: str, ref: Any = None) -> str:
+def error_frame(code: str, message: str, frame_id: FrameId = None) -> str:
     data: dict[str, Any] = {"code": code, "message": message}
-    if ref is not None:
-        data["ref"] = ref
+    if frame_id is not None:
+        data["ref"] = frame_id
     return server_frame("ERROR", data)
 
 
-def subscribed_frame(room: str, epoch: str, offset: int, recovered: bool | None, ref: Any) -> str:
+def subscribed_frame(room: str, epoch: str, offset: int, recovered: bool | None, frame_id: FrameId) -> str:
     """SUBSCRIBED: ``recovered`` only when the client asked to recover (None otherwise)."""
     data: dict[str, Any] = {"room": room, "epoch": epoch, "offset": offset}
     if recovered is not None:
         data["recovered"] = recovered
-    if ref is not None:
-        data["ref"] = ref
+    if frame_id is not None:
+        data["ref"] = frame_id
     return server_frame("SUBSCRIBED", data)
 
 
-def unsubscribed_frame(room: str, ref: Any) -> str:
+def unsubscribed_frame(room: str, frame_id: FrameId) -> str:
     data: dict[str, Any] = {"room": room}
-    if ref is not None:
-        data["ref"] = ref
+    if frame_id is not None:
+        data["ref"] = frame_id
     return server_frame("UNSUBSCRIBED", data)

@@ -26,6 +26,9 @@ def parse_room(room: object, prefixes: tuple[str, ...]) -> tuple[str, str]:
 
 OPEN_TO_EMPLOYEES = frozenset({"contact", "campaign", "lead", "stats"})
 
+PINNED_PREFIXES = frozenset({"stats"})
+"""Rooms that never retire when idle, so their latest value waits for the next subscriber."""
+
 
 class RoomPolicy:
     """ADMIN joins anything; others their own user room, their role room, the CRM rooms and their patterns."""

@@ -9,6 +9,7 @@ if TYPE_CHECKING:
 
     from ..runtime.reply import Reply
 
+
 @dataclass(frozen=True, slots=True)
 class Coalesce:
     """A superseding update (CAMPAIGN_PROGRESS, STATS_UPDATE) to send now or with the next window."""
@@ -21,7 +22,7 @@ class Coalesce:
 
 @dataclass(frozen=True, slots=True)
 class FlushCoalesced:
-    """LiveSync's own timer: a coalescing window for (type, room) is over."""
+    """The Coalescer's own timer: a coalescing window for (type, room) is over."""
 
     type: str
     room: str
@@ -53,5 +54,5 @@ class StatsComputed:
 
 @dataclass(frozen=True, slots=True)
 class GetSyncStatus:
-    """Ask LiveSync for its state (GET /api/live-sync)."""
+    """Ask the Coalescer for its state (GET /api/live-sync)."""
 

@@ -1,4 +1,4 @@
-"""LiveSync: dashboard statistics and the coalescing of frequent updates.
+"""Coalescer: the coalescing of frequent updates, and the dashboard statistics it sends.
 
 ``CAMPAIGN_PROGRESS`` (per campaign room) and ``STATS_UPDATE`` (per stats room) go out at most once per
 ``COALESCE_INTERVAL``: the first of a quiet spell at once (leading edge), the rest held, each newer value
@@ -14,40 +14,23 @@ query does not hold the loop.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import gevent
 
-from ..errors import ConfigError, Conflict
+from ..errors import Conflict
 from ..protocol.events import STATS_ROOM
 from ..rooms.actor_messages import Publish
 from ..runtime.actor import TracedActor
 from ..runtime.context import ActorContext
 from ..runtime.reply import Reply
 from .actor_messages import Coalesce, FlushCoalesced, GetSyncStatus, PushStats, RecomputeStats, StatsComputed
+from .statistics import StatsState, load_provider
 
-log = logging.getLogger("realtime.live_sync")
-
-
-def load_provider(spec: str) -> Callable[[], dict[str, Any]] | None:
-    """``module:function`` to the function, or ConfigError naming what is wrong."""
-    if not spec:
-        return None
-    module_name, _, function_name = spec.partition(":")
-    if not module_name or not function_name:
-        raise ConfigError(f"STATS_PROVIDER {spec!r}: expected module:function")
-    try:
-        provider = getattr(importlib.import_module(module_name), function_name)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"STATS_PROVIDER {spec!r}: {exc}") from None
-    if not callable(provider):
-        raise ConfigError(f"STATS_PROVIDER {spec!r} is not callable")
-    return provider  # type: ignore[no-any-return]
+log = logging.getLogger("realtime.coalescer")
 
 
 @dataclass(slots=True)
@@ -59,22 +42,16 @@ class _Slot:
     timer: gevent.Greenlet | None = None
 
 
-@dataclass(slots=True)
-class _StatsState:
-    figures: dict[str, Any] = field(default_factory=dict)
-    updated_at: float | None = None
+class Coalescer(TracedActor):
+    """One per process: the sync service behind ``/api/live-sync``'s superseding updates and statistics."""
 
-
-class LiveSync(TracedActor):
-    """One per process."""
-
-    kind = "live-sync"
+    kind = "coalescer"
 
     def __init__(self, ctx: ActorContext) -> None:
-        super().__init__(ctx, "live-sync")
+        super().__init__(ctx, "coalescer")
         self._interval = ctx.settings.coalesce_interval
         self._slots: dict[tuple[str, str], _Slot] = {}
-        self._stats: dict[str, _StatsState] = {}
+        self._stats: dict[str, StatsState] = {}
         self._provider = load_provider(ctx.settings.stats_provider)
         self._computing: list[Reply] | None = None
         self._last_recompute: dict[str, Any] | None = None
@@ -154,12 +131,12 @@ class LiveSync(TracedActor):
         self._arm(slot, type_, room, self._interval)
 
     def _publish(self, room: str, type_: str, data: dict[str, Any], reply: Reply | None) -> None:
-        self.send(self.ctx.hub, Publish(room, type_, data, reply), "hub")  # type: ignore[arg-type]
+        self.tell_hub(Publish(room, type_, data, reply))
 
     # --- statistics ------------------------------------------------------------------------------
 
     def _push_stats(self, room: str, figures: dict[str, Any], reply: Reply | None) -> None:
-        state = self._stats.setdefault(room, _StatsState())
+        state = self._stats.setdefault(room, StatsState())
         state.figures.update(figures)
         state.updated_at = time.time()
         self._coalesce(room, "STATS_UPDATE", dict(state.figures), reply)
@@ -200,7 +177,7 @@ class LiveSync(TracedActor):
                 reply.set_exception(exc_info=(Conflict, Conflict(f"statistics provider failed: {error}"), None))
             return
         self._last_recompute = {"at": time.time(), "error": None}
-        state = self._stats.setdefault(STATS_ROOM, _StatsState())
+        state = self._stats.setdefault(STATS_ROOM, StatsState())
         state.figures.update(figures)
         state.updated_at = time.time()
         answer = {"room": STATS_ROOM, "stats": dict(state.figures)}

@@ -9,19 +9,23 @@ went to several), or None with ``wait=False`` (fire and forget).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from ..system import ActorSystem
+from typing import Any, Protocol
 
 Id = str | int
 Answer = dict[str, Any] | None
 
 
+class Publisher(Protocol):
+    """Where the typed methods end: ``ActorSystem`` (its ``publish`` is the one validated path)."""
+
+    def publish(self, type_: object, data: object, room: object = None, *,
+                wait: bool = True) -> dict[str, Any] | None: ...
+
+
 class EventService:
     """Typed publishing for code inside the server process."""
 
-    def __init__(self, system: ActorSystem, *, wait: bool = True) -> None:
+    def __init__(self, system: Publisher, *, wait: bool = True) -> None:
         self._system = system
         self._wait = wait
 

@@ -9,9 +9,12 @@ if TYPE_CHECKING:
     from pykka import ActorRef
 
     from ..identity import Identity
+    from ..protocol.frames import FrameId
     from ..protocol.positions import Since
     from ..runtime.reply import Reply
     from ..transport.outlet import Outlet
+    from .broker import Publication
+
 
 @dataclass(frozen=True, slots=True)
 class CloseConnection:
@@ -58,18 +61,18 @@ class Join:
     connection_id: str
     outlet: Outlet
     since: Since | None = None
-    ref: Any = None
+    frame_id: FrameId = None
     ack_to: ActorRef[Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Leave:
-    """Remove a socket from a room; ``answer`` writes UNSUBSCRIBED (with ``ref``) on the socket."""
+    """Remove a socket from a room; ``answer`` writes UNSUBSCRIBED (echoing ``frame_id``) on the socket."""
 
     room: str
     connection_id: str
     answer: bool = False
-    ref: Any = None
+    frame_id: FrameId = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,13 @@ class Publish:
     type: str
     data: dict[str, Any]
     reply: Reply | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Deliver:
+    """An event another process published and the broker handed to this one: fan it out, do not number it."""
+
+    publication: Publication
 
 
 @dataclass(frozen=True, slots=True)

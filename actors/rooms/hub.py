@@ -21,6 +21,7 @@ from ..transport.outlet import Outlet
 from .actor_messages import (
     CloseConnection,
     ConnectedUsers,
+    Deliver,
     GetStatus,
     History,
     Join,
@@ -34,7 +35,8 @@ from .actor_messages import (
     Tick,
     UnregisterConnection,
 )
-from .room_actor import RoomActor, new_epoch
+from .broker import Broker
+from .room_actor import RoomActor
 
 
 @dataclass(slots=True)
@@ -45,12 +47,14 @@ class _RoomEntry:
 
 @dataclass(slots=True)
 class _DormantRoom:
-    """A room with members that has never carried an event: no actor, no history, offset 0."""
+    """A room with members that has never carried an event here: no actor; the broker holds its epoch."""
 
-    epoch: str
     members: dict[str, Outlet] = field(default_factory=dict)
     emptied_at: float | None = None
-    """When the last member left: the epoch is kept for ROOM_IDLE_SECONDS, as a RoomActor keeps its own."""
+    """When the last member left: the room (and its epoch) is kept for ROOM_IDLE_SECONDS, as a RoomActor is."""
+
+
+_NO_MEMBERS = _DormantRoom()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,23 +68,33 @@ class Hub(TracedActor):
     """One per process.
 
     Rooms start dormant: every connection is in its own ``user:{sub}`` room, and most of those never
-    carry an event, so a room becomes a RoomActor only when it first has an event to number (or a
-    history to show). Until then the hub keeps its members and epoch and answers joins itself; the
-    actor adopts both, so nothing a client was told changes. A RoomActor cost 12.7 KiB per user.
+    carry an event, so a room becomes a RoomActor only when it first has an event to fan out (or a
+    history to show). Until then the hub keeps its members and answers joins itself; the actor adopts
+    them, so nothing a client was told changes. A RoomActor cost 12.7 KiB per user.
+
+    The hub tells the broker which rooms this process holds (``subscribe`` when a room first appears
+    here, ``unsubscribe`` when it is forgotten), and turns the events the broker hands over from other
+    processes into ``Deliver`` messages for the rooms that have members here.
     """
 
     kind = "hub"
 
-    def __init__(self, ctx: ActorContext) -> None:
+    def __init__(self, ctx: ActorContext, broker: Broker) -> None:
         super().__init__(ctx, "hub")
         self.rooms: dict[str, _RoomEntry] = {}
         self.dormant: dict[str, _DormantRoom] = {}
         self.connections: dict[str, _ConnectionEntry] = {}
         self.rooms_created = 0
+        self._broker = broker
 
     def handle(self, message: Any) -> Any:
         if isinstance(message, Publish):
             self._forward(message.room, message, create=True)
+            return None
+        if isinstance(message, Deliver):
+            room = message.publication.room
+            if room in self.rooms or self.dormant.get(room, _NO_MEMBERS).members:
+                self._forward(room, message, create=True)
             return None
         if isinstance(message, Join):
             if message.room in self.rooms:
@@ -99,7 +113,7 @@ class Hub(TracedActor):
                 self._forward(message.room, message, create=False)
             else:  # nothing held: never a reason to start a room
                 dormant = self.dormant.get(message.room)
-                epoch = dormant.epoch if dormant is not None else None
+                epoch = self._broker.position(message.room).epoch if dormant is not None else None
                 recovered = message.since is None or (epoch is not None and message.epoch in (None, epoch)
                                                       and message.since == 0)
                 message.reply.set({"room": message.room, "epoch": epoch, "offset": 0, "recovered": recovered,
@@ -120,6 +134,7 @@ class Hub(TracedActor):
             entry = self.rooms.get(message.room)
             if entry is not None and entry.forwarded == message.seen:
                 del self.rooms[message.room]
+                self._broker.unsubscribe(message.room)
                 self.send(entry.ref, Retire(), f"room:{message.room}")
             return None
         if isinstance(message, Tick):
@@ -143,9 +158,10 @@ class Hub(TracedActor):
                 return
             dormant = self.dormant.pop(room, None)
             if dormant is None:
-                ref = RoomActor.start(self.ctx, room)
+                self._broker.subscribe(room)
+                ref = RoomActor.start(self.ctx, room, self._broker)
             else:
-                ref = RoomActor.start(self.ctx, room, dormant.epoch, dormant.members)
+                ref = RoomActor.start(self.ctx, room, self._broker, dormant.members)
             entry = self.rooms[room] = _RoomEntry(ref)
             self.rooms_created += 1
         entry.forwarded += 1
@@ -168,27 +184,32 @@ class Hub(TracedActor):
     def _add_dormant_member(self, message: Join) -> _DormantRoom:
         dormant = self.dormant.get(message.room)
         if dormant is None:
-            dormant = self.dormant[message.room] = _DormantRoom(new_epoch())
+            self._broker.subscribe(message.room)
+            dormant = self.dormant[message.room] = _DormantRoom()
         dormant.members[message.connection_id] = message.outlet
         dormant.emptied_at = None
         return dormant
 
     def _join_dormant(self, message: Join) -> None:
-        dormant = self._add_dormant_member(message)
+        self._add_dormant_member(message)
         if message.ack_to is not None:
             self.send(message.ack_to, Joined((message.room,)), message.connection_id)
             return
+        position = self._broker.position(message.room)
+        if position.offset:  # events were published elsewhere: the room actor answers, with any replay
+            self._forward(message.room, message, create=True)
+            return
         recovered = None
         if message.since is not None:  # nothing was ever published here: recovered if it is this incarnation
-            recovered = message.since.epoch == dormant.epoch and message.since.offset == 0
-        message.outlet.offer(text_frame(subscribed_frame(message.room, dormant.epoch, 0, recovered, message.ref)),
+            recovered = message.since.epoch == position.epoch and message.since.offset == 0
+        message.outlet.offer(text_frame(subscribed_frame(message.room, position.epoch, 0, recovered, message.frame_id)),
                              now=True)  # a dormant room has nothing to replay: the answer is all
 
     def _leave_dormant(self, message: Leave) -> None:
         dormant = self.dormant.get(message.room)
         outlet = dormant.members.pop(message.connection_id, None) if dormant is not None else None
         if message.answer and outlet is not None:
-            outlet.offer(text_frame(unsubscribed_frame(message.room, message.ref)))
+            outlet.offer(text_frame(unsubscribed_frame(message.room, message.frame_id)))
         if dormant is not None and not dormant.members and dormant.emptied_at is None:
             dormant.emptied_at = time.monotonic()
 
@@ -204,6 +225,7 @@ class Hub(TracedActor):
                        if d.emptied_at is not None and d.emptied_at < idle_before]
             for room in expired:
                 del self.dormant[room]
+                self._broker.unsubscribe(room)
         silent_before = now - self.ctx.settings.heartbeat_timeout
         cut = 0
         for connection_id, entry in self.connections.items():

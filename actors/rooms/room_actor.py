@@ -1,55 +1,41 @@
-"""RoomActor: one per live room. Numbers its events, keeps a bounded history, fans out to members."""
+"""RoomActor: one per live room in this process: its members and the local fan-out.
+
+Numbering and history are the broker's (``Broker``): the room asks it to number each event and to
+answer recoveries, so a room has one numbering however many processes hold it.
+"""
 
 from __future__ import annotations
 
 import json
-import random
 import time
-from collections import deque
 from typing import Any
 
 import gevent
 
-from ..protocol.frames import event_frame, subscribed_frame, unsubscribed_frame, utc_now_iso
+from ..protocol.events import SUPERSEDING_TYPES
+from ..protocol.frames import subscribed_frame, unsubscribed_frame
 from ..protocol.positions import Since
+from ..protocol.rooms import PINNED_PREFIXES
 from ..runtime.actor import TracedActor
 from ..runtime.context import ActorContext
 from ..transport.framing import frame_payload, text_frame
 from ..transport.outlet import Outlet
-from .actor_messages import History, IdleCheck, Join, Joined, Leave, Publish, Retire, RoomIdle
-
-SUPERSEDED_TYPES = frozenset({"STATS_UPDATE", "CAMPAIGN_PROGRESS"})
-"""A newer one replaces an older one still queued for a slow socket; the latest goes to new subscribers."""
-
-PINNED_PREFIXES = frozenset({"stats"})
-"""Rooms that never retire when idle, so their latest value waits for the next subscriber."""
-
-
-def new_epoch() -> str:
-    """A room incarnation's id: changes whenever the room's history is lost.
-
-    48 random bits, from ``random`` (seeded from the OS at start, reseeded after fork): an epoch must
-    differ from the last one a client saw, not be secret. A uuid4 (an ``os.urandom`` call) here was
-    1 % of the CPU of 10,000 connects, each of which gives its user room an epoch.
-    """
-    return f"{random.getrandbits(48):012x}"
+from .actor_messages import Deliver, History, IdleCheck, Join, Joined, Leave, Publish, Retire, RoomIdle
+from .broker import Broker, Publication
 
 
 class RoomActor(TracedActor):
-    """Owns one room's members, offsets and history; writes straight to members' outlets."""
+    """Owns one room's members in this process; writes the broker's frames straight to their outlets."""
 
     kind = "room"
 
-    def __init__(self, ctx: ActorContext, room: str, epoch: str | None = None,
+    def __init__(self, ctx: ActorContext, room: str, broker: Broker,
                  members: dict[str, Outlet] | None = None) -> None:
         super().__init__(ctx, f"room:{room}")
         self.room = room
-        self.epoch = epoch or new_epoch()
-        self.offset = 0
+        self._broker = broker
         self.members: dict[str, Outlet] = members or {}
         self._joined_at: dict[str, int] = dict.fromkeys(self.members, 0)
-        self._history: deque[tuple[int, float, bytes]] = deque()
-        self._latest: dict[str, bytes] = {}
         self._pinned = room.partition(":")[0] in PINNED_PREFIXES
         self._seen = 0
         self._idle_generation = 0
@@ -66,6 +52,10 @@ class RoomActor(TracedActor):
         if isinstance(message, Publish):
             self._seen += 1
             return self._publish(message)
+        if isinstance(message, Deliver):
+            self._seen += 1
+            self._fan_out(message.publication)
+            return None
         if isinstance(message, Join):
             self._seen += 1
             return self._join(message)
@@ -74,11 +64,11 @@ class RoomActor(TracedActor):
             return self._leave(message)
         if isinstance(message, History):
             self._seen += 1
-            message.reply.set(self._history_since(message.since, message.epoch))
+            message.reply.set(self._history(message.since, message.epoch))
             return None
         if isinstance(message, IdleCheck):
             if message.generation == self._idle_generation and not self.members:
-                self.send(self.ctx.hub, RoomIdle(self.room, self._seen), "hub")  # type: ignore[arg-type]
+                self.tell_hub(RoomIdle(self.room, self._seen))
             return None
         if isinstance(message, Retire):
             self.stop()
@@ -88,102 +78,99 @@ class RoomActor(TracedActor):
     # --- messages --------------------------------------------------------------------------------
 
     def _publish(self, message: Publish) -> dict[str, Any]:
-        self.offset += 1
-        frame = text_frame(event_frame(message.type, self.room, self.epoch, self.offset, message.data,
-                                       utc_now_iso()))
-        self._remember(frame)
-        type_ = message.type
-        key = None
-        if type_ in SUPERSEDED_TYPES:
-            key = f"{type_}:{self.room}"
-            self._latest[type_] = frame
+        publication = self._broker.publish(self.room, message.type, message.data,
+                                           superseding=message.type in SUPERSEDING_TYPES)
+        delivered = self._fan_out(publication)
+        result = {"room": self.room, "epoch": publication.epoch, "offset": publication.offset,
+                  "delivered": delivered}
+        if message.reply is not None:
+            message.reply.set(result)
+        return result
+
+    def _fan_out(self, publication: Publication) -> int:
+        """Hand the event's frame to every member's outlet; returns how many took it."""
+        frame, type_ = publication.frame, publication.type
+        key = f"{type_}:{self.room}" if type_ in SUPERSEDING_TYPES else None
+        members = self.members
         delivered = 0
         # Alone in the mailbox: no later event can share a write with this one, so write it now rather
         # than after queueing it for every member (the first member would wait for the last one's queueing).
         now = not self.mailbox_depth()
         started = time.perf_counter()
-        for outlet in self.members.values():
+        for outlet in members.values():
             if outlet.offer(frame, type_, key, now):
                 delivered += 1
-        if now and self.members:  # written here, not by the Flusher, which keeps this figure otherwise
-            self.ctx.metrics.flush_delays.append(time.perf_counter() - started)
-        counts = self.ctx.metrics.of(type_)
+        metrics = self.ctx.metrics
+        if now and members:  # written here, not by the Flusher, which keeps this figure otherwise
+            metrics.flush_delays.append(time.perf_counter() - started)
+        counts = metrics.of(type_)
         counts.published += 1
         counts.delivered += delivered
-        counts.dropped += len(self.members) - delivered
-        self.ctx.metrics.events_published += 1
-        result = {"room": self.room, "epoch": self.epoch, "offset": self.offset, "delivered": delivered}
-        if message.reply is not None:
-            message.reply.set(result)
-        if not self.members:
+        counts.dropped += len(members) - delivered
+        metrics.events_published += 1
+        if not members:
             self._arm_idle()
-        return result
+        return delivered
 
     def _join(self, message: Join) -> None:
         already_since = self._joined_at.get(message.connection_id)
+        position = self._broker.position(self.room)
         if already_since is None:
-            self._joined_at[message.connection_id] = self.offset
+            self._joined_at[message.connection_id] = position.offset
         self.members[message.connection_id] = message.outlet
         self._disarm_idle()
         if message.ack_to is not None:
             self.send(message.ack_to, Joined((self.room,)), message.connection_id)
             return
-        replay_or_none = self._missed_since(message.since, already_since) if message.since is not None else None
+        replay_or_none = (self._missed_since(message.since, position, already_since)
+                          if message.since is not None else None)
         recovered = None if message.since is None else replay_or_none is not None
         # the replay, or else the latest superseding values (statistics, progress) so a widget fills at once
-        replay = replay_or_none if replay_or_none is not None else list(self._latest.values())
+        replay = (replay_or_none if replay_or_none is not None
+                  else [publication.frame for publication in self._broker.latest(self.room)])
         outlet = message.outlet
         # with nothing to replay the answer is all this socket gets from here: write it at once
-        outlet.offer(text_frame(subscribed_frame(self.room, self.epoch, self.offset, recovered, message.ref)),
-                     now=not replay)
+        outlet.offer(text_frame(subscribed_frame(self.room, position.epoch, position.offset, recovered,
+                                                 message.frame_id)), now=not replay)
         outlet.replay(replay)
 
     def _leave(self, message: Leave) -> None:
         outlet = self.members.pop(message.connection_id, None)
         self._joined_at.pop(message.connection_id, None)
         if message.answer and outlet is not None:
-            outlet.offer(text_frame(unsubscribed_frame(self.room, message.ref)))
+            outlet.offer(text_frame(unsubscribed_frame(self.room, message.frame_id)))
         if not self.members:
             self._arm_idle()
 
-    # --- history and recovery --------------------------------------------------------------------
+    # --- recovery --------------------------------------------------------------------------------
 
-    def _remember(self, frame: bytes) -> None:
-        history = self._history
-        history.append((self.offset, time.monotonic(), frame))
-        while len(history) > self.ctx.settings.history_size:
-            history.popleft()
-        self._expire_history()
-
-    def _expire_history(self) -> None:
-        horizon = time.monotonic() - self.ctx.settings.history_seconds
-        history = self._history
-        while history and history[0][1] < horizon:
-            history.popleft()
-
-    def _missed_since(self, since: Since, upto: int | None = None) -> list[bytes] | None:
+    def _missed_since(self, since: Since, position: Since, upto: int | None = None) -> list[bytes] | None:
         """The frames after ``since``, all of them, or None when any is gone (never a partial replay).
 
         ``upto``: the offset at which this socket became a member; what came after it was already sent
         live, so a member re-subscribing with ``since`` is replayed only the gap (no duplicates).
         """
-        last = self.offset if upto is None else min(upto, self.offset)
-        if since.epoch != self.epoch or since.offset > self.offset:
+        last = position.offset if upto is None else min(upto, position.offset)
+        if since.epoch != position.epoch or since.offset > position.offset:
             return None
         if since.offset >= last:
             return []
-        self._expire_history()
-        if not self._history or self._history[0][0] > since.offset + 1:
+        answer = self._broker.history(self.room, since)
+        if not answer.complete:
             return None
-        return [frame for offset, _, frame in self._history if since.offset < offset <= last]
+        return [p.frame for p in answer.publications if p.offset <= last]
 
-    def _history_since(self, since: int | None, epoch: str | None) -> dict[str, Any]:
-        answer: dict[str, Any] = {"room": self.room, "epoch": self.epoch, "offset": self.offset}
+    def _history(self, since: int | None, epoch: str | None) -> dict[str, Any]:
+        """REST recovery (``GET /api/rooms/<room>/history``)."""
+        position = self._broker.position(self.room)
+        answer: dict[str, Any] = {"room": self.room, "epoch": position.epoch, "offset": position.offset}
         if since is None:
-            frames = [frame for _, _, frame in self._history] if epoch in (None, self.epoch) else []
-            answer["recovered"] = epoch in (None, self.epoch) and (not self._history or self._history[0][0] == 1)
+            held = self._broker.history(self.room, None)
+            same_epoch = epoch in (None, position.epoch)
+            frames = [p.frame for p in held.publications] if same_epoch else []
+            answer["recovered"] = same_epoch and held.complete
         else:
-            missed = self._missed_since(Since(epoch or self.epoch, since))
+            missed = self._missed_since(Since(epoch or position.epoch, since), position)
             answer["recovered"] = missed is not None
             frames = missed or []
         answer["events"] = [json.loads(frame_payload(frame)) for frame in frames]
@@ -212,6 +199,7 @@ class RoomActor(TracedActor):
             pass
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "room": self.room, "epoch": self.epoch, "offset": self.offset,
-                "members": len(self.members), "history": len(self._history)}
+        position = self._broker.position(self.room)
+        return {**super().describe(), "room": self.room, "epoch": position.epoch, "offset": position.offset,
+                "members": len(self.members)}
 

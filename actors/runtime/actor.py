@@ -1,9 +1,16 @@
-"""The actor base every actor of ours derives from: tracing, counters and crash containment.
+"""The actor base every actor of ours derives from: a pykka actor type on gevent, traced, supervised.
 
-pykka stops an actor whose ``on_receive`` raises for a ``tell`` and silently drops what was queued
-behind it, and a ``gevent.Timeout`` or ``GreenletExit`` escaping ``on_receive`` stops every actor
-(FINDINGS.md traps 5 and 6). Our supervision strategy is therefore *resume*: a failing message is
-logged, counted and traced, the caller of an ``ask`` gets the error back as a ``Failure``, and the
+pykka documents three hooks for a new actor type: the inbox (``_create_actor_inbox``), the future
+(``_create_future``) and how the loop starts (``_start_actor_loop``). ``TracedActor`` implements all
+three for gevent: a gevent queue, a ``Reply`` (so ``ask`` and told replies are one kind of future) and
+a bare greenlet. Two more pykka internals are used, here and nowhere else: ``run_inline`` runs the
+actor's loop (``_actor_loop``) in the caller's greenlet, and ``_stop`` skips pykka's registry for such
+actors. Both exist for the one-greenlet-per-socket design (see ``inline``).
+
+Supervision is *resume*. pykka stops an actor whose ``on_receive`` raises for a ``tell`` and silently
+drops what was queued behind it, and a ``gevent.Timeout`` or ``GreenletExit`` escaping ``on_receive``
+makes pykka stop every actor in the process. So a failing message is logged, counted and traced, the
+waiting caller (``ask`` or a ``Reply`` on the message) gets the error back as a ``Failure``, and the
 actor goes on with its next message. Nothing a client sends can stop an actor.
 """
 
@@ -11,14 +18,13 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import gevent
 import gevent.queue
 import pykka
 
-from .reply import Reply
+from .reply import Failure, Reply
 
 if TYPE_CHECKING:
     from .context import ActorContext
@@ -26,34 +32,33 @@ if TYPE_CHECKING:
 log = logging.getLogger("realtime.actors")
 
 
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """What an ``ask`` gets back when handling its message raised; ``ActorSystem.ask`` re-raises it."""
-
-    error: BaseException
-
-
-class TracedActor(pykka.ThreadingActor):
+class TracedActor(pykka.Actor):
     """A pykka actor on a bare greenlet that traces in debug mode and never dies of a bad message.
 
     pykka's ThreadingActor starts a ``threading.Thread`` (under gevent: a Thread object, its locks
-    and a Greenlet) and an inbox with three conditions; one per connection is most of a socket's
-    memory. Under gevent a bare greenlet and a gevent queue do the same job: the inbox and loop
-    hooks below are pykka's documented extension points for new actor types.
+    and a Greenlet) and an inbox with three conditions; one per connection was most of a socket's
+    memory. Under gevent a bare greenlet and a gevent queue do the same job.
     """
 
-    use_daemon_thread = True  # FINDINGS.md trap 3: what pykka would do otherwise; we spawn no thread
     kind = "actor"
 
     @staticmethod
     def _create_actor_inbox() -> Any:
         return gevent.queue.Queue()
 
-    def _start_actor_loop(self) -> None:
-        gevent.spawn_raw(self._actor_loop)
+    @staticmethod
+    def _create_future() -> Reply:
+        return Reply()
 
-    def __init__(self, ctx: ActorContext, actor_id: str) -> None:
+    def _start_actor_loop(self) -> None:
+        if not self.inline:
+            gevent.spawn_raw(self._actor_loop)
+
+    def __init__(self, ctx: ActorContext, actor_id: str, *, inline: bool = False) -> None:
         super().__init__()
+        self.inline = inline
+        """Built, not started: the owner runs the loop with ``run_inline`` in a greenlet it already has
+        (a socket's request greenlet), and pykka's registry never holds it."""
         self.ctx = ctx
         self.actor_id = actor_id
         self.handled = 0
@@ -62,6 +67,35 @@ class TracedActor(pykka.ThreadingActor):
         self._tracer = ctx.tracer
 
     # --- pykka hooks -----------------------------------------------------------------------------
+
+    def run_inline(self) -> None:
+        """Run this inline actor's mailbox loop in the calling greenlet until the actor stops.
+
+        pykka's own loop, as its thread would run it. If the greenlet is killed while waiting for mail
+        (the server stopping), the actor is stopped here so ``stopping`` still runs.
+        """
+        assert self.inline, "run_inline is for actors built with inline=True"
+        try:
+            self._actor_loop()
+        finally:
+            if not self.actor_stopped.is_set():
+                self._stop()
+
+    def _stop(self) -> None:
+        """pykka's stop, minus its registry for inline actors, which are never registered there.
+
+        pykka's registry is a list: unregistering scans it, and with 10,000 sockets that scan was a
+        third of the server's time while they disconnected. The tracer knows every live actor; the
+        pykka registry keeps the few long-lived ones (hub, rooms, services).
+        """
+        if not self.inline:
+            super()._stop()
+            return
+        self.actor_stopped.set()
+        try:
+            self.on_stop()
+        except Exception:  # noqa: BLE001 (as pykka: log it, the actor is stopped either way)
+            log.exception("%s failed while stopping", self.actor_id)
 
     def on_start(self) -> None:
         self._tracer.started(self)
@@ -115,8 +149,13 @@ class TracedActor(pykka.ThreadingActor):
         except pykka.ActorDeadError:
             return False
 
+    def tell_hub(self, message: object) -> bool:
+        """``send`` to this process's hub; False if it has not started or has stopped."""
+        hub = self.ctx.hub
+        return hub is not None and self.send(hub, message, "hub")
+
     def mailbox_depth(self) -> int:
-        return self.actor_inbox.qsize()  # type: ignore[attr-defined]  # a queue.Queue for ThreadingActor
+        return self.actor_inbox.qsize()  # type: ignore[attr-defined, no-any-return]  # a gevent Queue
 
     def describe(self) -> dict[str, Any]:
         return {"id": self.actor_id, "kind": self.kind, "mailbox": self.mailbox_depth(), "handled": self.handled,

@@ -26,3 +26,11 @@ class ActorContext:
     policy: RoomPolicy
     verifier: TokenVerifier
     hub: pykka.ActorRef[Any] | None = field(default=None)
+
+    @classmethod
+    def create(cls, settings: Settings) -> ActorContext:
+        """A context of its own (tracer, counters, flusher, policy, verifier) for actors started outside
+        an ``ActorSystem``: tests and benchmarks of a single actor."""
+        metrics = Metrics()
+        return cls(settings, Tracer(settings.websocket_debug, settings.trace_ring_size), metrics, Flusher(metrics),
+                   RoomPolicy(settings.all_room_prefixes), TokenVerifier(settings))

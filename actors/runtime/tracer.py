@@ -12,17 +12,28 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from gevent.queue import Queue
-
-if TYPE_CHECKING:
-    from .actor import TracedActor
 
 log = logging.getLogger("realtime.trace")
 
 GRAVEYARD_SIZE = 256
 WATCHER_QUEUE_SIZE = 10_000
+
+
+class TracedActor(Protocol):
+    """What the tracer reads of an actor (``actor.TracedActor`` has it all)."""
+
+    actor_id: str
+    kind: str
+
+    @property
+    def actor_ref(self) -> Any: ...
+
+    def mailbox_depth(self) -> int: ...
+
+    def describe(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True, slots=True)

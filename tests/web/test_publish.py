@@ -3,8 +3,7 @@
 import pytest
 import requests
 
-from actors.protocol.events import EXAMPLES
-from actors.protocol.frames import EVENT_TYPES
+from actors.protocol.events import EVENT_TYPES, EXAMPLES
 from tests.conftest import token
 
 

@@ -1,0 +1,86 @@
+"""The Broker seam: the one owner of a room's numbering (epoch, offset) and history.
+
+Rooms number their events once per cluster, not once per process: two processes that each counted a
+room's events would give one room two numberings, and a client could not resume on the other one.
+So ``RoomActor`` keeps only its members and the local fan-out, and asks the broker for everything a
+client can name in ``since``. The shape follows centrifuge's ``Broker``: ``publish`` returns the
+position it gave the event, ``history`` returns every event after a position or says it cannot
+(never a partial replay), ``subscribe``/``unsubscribe`` say which rooms this process has members
+in, and a broker that hears of events published by other processes hands them to the hub through
+the receiver given to ``start``.
+
+All methods are called from actors on the gevent loop. ``MemoryBroker`` (one process) answers from
+memory without yielding; a network broker may yield the calling greenlet, never block the loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..protocol.positions import Since
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    """One numbered event: where it stands in its room and the frame every member gets (header included)."""
+
+    room: str
+    type: str
+    epoch: str
+    offset: int
+    frame: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryAnswer:
+    """A room's position and the events held after the position asked for.
+
+    ``complete``: ``publications`` holds every event after that position (for ``since=None``: every
+    event of this epoch from offset 1). When it is False and a position was given, ``publications``
+    is empty: a partial replay must never look like a recovery.
+    """
+
+    position: Since
+    publications: tuple[Publication, ...]
+    complete: bool
+
+
+Receiver = Callable[[Publication], None]
+"""Where a broker hands events that were published by another process (the hub's ``Deliver``)."""
+
+
+class Broker(Protocol):
+    """Numbering, history and cross-process delivery of room events."""
+
+    def start(self, receive: Receiver) -> None:
+        """Begin handing events published elsewhere to ``receive`` (called once, before any other call)."""
+
+    def close(self) -> None:
+        """Stop listening and release connections; no call follows."""
+
+    def subscribe(self, room: str) -> None:
+        """This process has members in ``room`` (or holds it for a while): deliver its events here."""
+
+    def unsubscribe(self, room: str) -> None:
+        """This process no longer holds ``room``."""
+
+    def position(self, room: str) -> Since:
+        """The room's current epoch and last offset (offset 0: nothing published in this epoch)."""
+
+    def publish(self, room: str, type_: str, data: Mapping[str, Any], *, superseding: bool) -> Publication:
+        """Number the event, keep it in the room's history, and return it with its frame.
+
+        ``superseding``: the event replaces the previous one of its type as the room's latest value
+        (statistics, progress), which a new subscriber receives at once (``latest``).
+        """
+
+    def history(self, room: str, since: Since | None) -> HistoryAnswer:
+        """The events after ``since`` (every held one when None), all of them or none (see HistoryAnswer)."""
+
+    def latest(self, room: str) -> tuple[Publication, ...]:
+        """The room's latest superseding events, one per type, oldest first."""
+
+    def describe(self) -> dict[str, Any]:
+        """What ``GET /api/ws`` shows about the broker."""
