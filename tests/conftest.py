@@ -45,7 +45,7 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, interval: flo
 
 @pytest.fixture(autouse=True)
 def no_leaks() -> Iterator[None]:
-    """Fail a test that leaves actors or greenlets behind (DESIGN.md convention 8)."""
+    """Fail a test that leaves actors or greenlets behind: a fixture that starts an actor also stops it."""
     actors_before = len(pykka.ActorRegistry.get_all())
     greenlets_before = live_greenlets()
     yield

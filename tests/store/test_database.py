@@ -97,7 +97,7 @@ def longest_loop_gap(run_work) -> float:
 
 
 def test_database_work_does_not_stall_the_event_loop(tmp_path):
-    """The same 30,000-row batch insert, inline on the loop and through Store.run (FINDINGS.md trap 11).
+    """The same 30,000-row batch insert, inline on the loop and through Store.run (SQLite blocks the loop inline).
 
     The batch is one statement, as feature code should write it: a worker thread that runs much
     Python per row (peewee ``create`` in a loop) starves the loop through the GIL instead (see

@@ -1,4 +1,4 @@
-"""Recovery after reconnect (PROTOCOL.md): every event exactly once and in order, or an honest false."""
+"""Recovery after reconnect (docs/protocol.md): every event exactly once and in order, or an honest false."""
 
 import random
 

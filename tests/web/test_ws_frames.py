@@ -1,4 +1,4 @@
-"""Every client frame of PROTOCOL.md and every ERROR code, over a real socket that stays open."""
+"""Every client frame of the wire contract (docs/protocol.md) and every ERROR code, over a real socket that stays open."""
 
 import json
 import time
