@@ -1,6 +1,6 @@
 """The one error hierarchy, with its mapping to HTTP statuses and WebSocket error codes.
 
-Every failure a caller can cause is a ``RealtimeError`` subclass carrying the PROTOCOL.md code; the
+Every failure a caller can cause is a ``RealtimeError`` subclass carrying its wire code (docs/protocol.md); the
 web layer turns it into ``{"error": {...}}`` with ``http_status`` and the connection actor into an
 ``ERROR`` frame, so the two stay in step by construction.
 """

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark: do durable notification creates stall the sockets? (issue 4; FINDINGS.md trap 11)
+"""Benchmark: do durable notification creates stall the sockets? (issue 4; a SQLite call blocks the gevent loop)
 
 Starts ``realtime-server serve`` on 127.0.0.1 with its own SQLite file (synchronous=FULL, the
 default) or ``--database-url``. A Node.js load generator (built-in modules only, embedded below)

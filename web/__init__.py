@@ -5,7 +5,7 @@ module per REST resource) and ``dashboard/`` (``/``, ``/admin``); ``server.py`` 
 ``cli.py`` the command line, ``auth.py`` who is calling, ``static/`` the browser client and dashboard.
 
 This package's ``__init__`` imports nothing heavy on purpose: ``web.cli`` must run
-``gevent.monkey.patch_all()`` before Flask, pykka or PyJWT are imported (FINDINGS.md trap 2).
+``gevent.monkey.patch_all()`` before Flask, pykka or PyJWT are imported (docs/architecture.md, "Traps we measured").
 """
 
 from __future__ import annotations

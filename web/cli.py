@@ -2,7 +2,7 @@
 
 from gevent import monkey
 
-monkey.patch_all()  # must run before pykka, flask, jwt, redis or psycopg2 are imported (trap 2)
+monkey.patch_all()  # must run before pykka, flask, jwt, redis or psycopg2 are imported, so they get the patched ones
 
 import argparse  # noqa: E402
 import logging  # noqa: E402

@@ -1,4 +1,4 @@
-"""Reading a REST body as a JSON object, with the errors PROTOCOL.md promises."""
+"""Reading a REST body as a JSON object, with the errors docs/protocol.md promises."""
 
 from __future__ import annotations
 

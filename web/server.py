@@ -39,7 +39,7 @@ class _Handler(WebSocketHandler):
 
     def handle(self) -> None:
         try:
-            self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # trap 8: 40 ms per response
+            self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # Nagle + delayed ACK: 40 ms a response
             if self.send_buffer:
                 self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.send_buffer)
         except OSError:

@@ -1,8 +1,8 @@
 """RFC 6455 framing, written here rather than taken from gevent-websocket.
 
 Why our own: gevent-websocket unmasks in a per-byte Python loop, reads any frame whole before
-anyone can refuse it, writes close codes wrongly and has no send lock (FINDINGS.md traps 9, 10,
-14). We keep its handshake and do the frames: the size is checked from the header before the
+anyone can refuse it, writes close codes wrongly and has no send lock (measured: docs/architecture.md,
+"Traps we measured"). We keep its handshake and do the frames: the size is checked from the header before the
 payload is read, unmasking is one big-integer XOR, and every outbound frame is built once as
 bytes so a room can hand the same object to every member.
 """

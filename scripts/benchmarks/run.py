@@ -445,7 +445,7 @@ def status_probe(port: int, secret: str):
 def measure(name: str, n: int, args, logdir: Path) -> dict:
     rec: dict = {"system": name, "n": n, "status": "ok"}
     port = free_port()
-    secret = "bench-" + secrets.token_hex(24)  # >= 32 bytes (FINDINGS trap 12)
+    secret = "bench-" + secrets.token_hex(24)  # >= 32 bytes: the server refuses shorter HMAC keys
     try:
         spec = system_spec(name, port, secret, args)
     except Skip as e:
@@ -804,14 +804,15 @@ used is `$BENCH_PYTHON`, else the active virtualenv's, else the project's `.venv
   as browsers do. Its clients' tokens carry role
   `EMPLOYEE` and `rooms: ["lead:*", "campaign:*"]`; the publisher's token has role `ADMIN`.
 - Ratio columns divide the two systems' figures as they stand (for times and sizes lower is better,
-  for rates higher is better). Runs on this machine varied by about ±20% (FINDINGS.md).
+  for rates higher is better). Runs on this machine varied by about ±20%.
 - Reading the figures: server and load generator share the same CPUs. In a burst the machine is
   close to saturated (server + load generator + kernel ≈ all cores), so deliveries/s is what the
   pair achieves together: the load generator spends several µs of CPU per delivery (row "load
   generator CPU per delivery"), which bounds the fastest server (raw) more than the slower ones.
   Latencies include the load generator's serial work: one event to N clients costs it about
   N × that figure before the last client's timestamp is taken (≈ 80 ms at N = 10,000), so treat
-  that as the floor of p99 at large N. FINDINGS.md's baselines were counted at the server, these at
+  that as the floor of p99 at large N. The baselines measured before the project (docs/architecture.md)
+  were counted at the server, these at
   the clients.
 - `--slow-readers 1%`: that share of the clients pause their socket after subscribing and never
   read again; the figures then cover the other clients (note: 50 × 200-byte events fit in the

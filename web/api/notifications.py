@@ -1,4 +1,4 @@
-"""``/api/notifications``: the notification center over REST (PROTOCOL.md section 4).
+"""``/api/notifications``: the notification center over REST (docs/protocol.md, REST API).
 
 Every request is validated completely here before anything is queued, so a refused request changes
 nothing; the work itself happens in the NotificationService actor through ``ActorSystem``.

@@ -61,7 +61,7 @@ def run_admitted(system_: ActorSystem, handler: Any) -> bool:
         return False
     sock = handler.socket
     pending = take_over(handler)
-    ws.closed = True  # gevent-websocket must never write its own, malformed close frame (trap 14)
+    ws.closed = True  # gevent-websocket must never write its own, malformed close frame (it drops the code)
     # Its __del__ calls close(), which even when closed builds a throwaway class per call (current_app)
     # before it gives up: 5 % of the CPU of 10,000 connects. Without a handler it gives up at once.
     ws.handler = None

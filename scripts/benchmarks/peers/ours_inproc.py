@@ -14,7 +14,7 @@ same trigger the raw and socketio peers have:
 
 from gevent import monkey
 
-monkey.patch_all()  # before pykka, flask and jwt are imported (trap 2)
+monkey.patch_all()  # before pykka, flask and jwt are imported (they must see the patched modules)
 
 import json  # noqa: E402
 import logging  # noqa: E402

@@ -37,7 +37,7 @@ MAX_BODY = 64 * 1024
 class NoDelayServer(pywsgi.WSGIServer):
     def handle(self, sock, address):
         try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # FINDINGS trap 8
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # else Nagle + delayed ACK: ~40 ms per response
         except OSError:
             pass
         return super().handle(sock, address)
