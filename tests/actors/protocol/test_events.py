@@ -2,14 +2,28 @@ import pytest
 
 from actors.config import DEFAULT_ROOM_PREFIXES
 from actors.errors import BadRequest, InvalidRoom, UnknownType
-from actors.protocol.events import CATALOGUE, EXAMPLES, catalogue_table, prepare
-from actors.protocol.frames import EVENT_TYPES
+from actors.protocol.events import CATALOGUE, EVENT_TYPES, EXAMPLES, SUPERSEDING_TYPES, catalogue_table, prepare
 
 PREFIXES = DEFAULT_ROOM_PREFIXES
 
+PROTOCOL_EVENT_TYPES = {
+    "NOTIFICATION", "MESSAGE_RECEIVED", "MESSAGE_SENT", "MESSAGE_STATUS_UPDATE", "TYPING_START", "TYPING_STOP",
+    "CAMPAIGN_STARTED", "CAMPAIGN_PROGRESS", "CAMPAIGN_COMPLETED", "CAMPAIGN_FAILED", "LEAD_CREATED",
+    "LEAD_UPDATED", "LEAD_ASSIGNED", "LEAD_CONVERTED", "SYSTEM_ALERT", "STATS_UPDATE", "CONTACT_UPDATED",
+    "NOTIFICATION_READ",
+}
+"""The event types docs/protocol.md names: the catalogue must carry exactly these."""
+
 
 def test_every_event_type_has_a_schema_and_a_valid_example():
-    assert set(CATALOGUE) == set(EXAMPLES) == EVENT_TYPES
+    assert set(CATALOGUE) == set(EXAMPLES) == EVENT_TYPES == PROTOCOL_EVENT_TYPES
+
+
+def test_superseding_types_are_the_coalesced_updates() -> None:
+    """Statistics and campaign progress replace their predecessors; alerts and notifications never are."""
+    assert SUPERSEDING_TYPES == {"STATS_UPDATE", "CAMPAIGN_PROGRESS"}
+    assert CATALOGUE["STATS_UPDATE"].route == "stats" and CATALOGUE["CAMPAIGN_PROGRESS"].route == "coalesce"
+    assert all(spec.route == "room" for type_, spec in CATALOGUE.items() if type_ not in SUPERSEDING_TYPES)
     for type_, example in EXAMPLES.items():
         assert prepare(type_, example, None, PREFIXES)
 
@@ -57,5 +71,5 @@ def test_bad_events(type_, data, room, error):
 def test_documented_table_is_up_to_date():
     from pathlib import Path
 
-    doc = (Path(__file__).resolve().parents[2] / "docs" / "events.md").read_text()
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "events.md").read_text()
     assert catalogue_table() in doc, "run: python -m actors.protocol.events_docs > docs/events.md"

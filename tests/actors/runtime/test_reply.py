@@ -8,14 +8,9 @@ import pykka
 import pytest
 
 from actors.config import Settings
-from actors.observability.metrics import Metrics
-from actors.protocol.rooms import RoomPolicy
 from actors.runtime.actor import Failure, TracedActor
 from actors.runtime.context import ActorContext
 from actors.runtime.reply import Reply
-from actors.runtime.tracer import Tracer
-from actors.tokens import TokenVerifier
-from actors.transport.outlet import Flusher
 from tests.conftest import SECRET
 
 
@@ -59,9 +54,7 @@ class Exploding(TracedActor):
 @pytest.mark.parametrize("debug", [False, True])
 def test_a_failing_handler_answers_a_waiting_reply_at_once(debug):
     settings = Settings(jwt_secret=SECRET, websocket_debug=debug)
-    metrics = Metrics()
-    ctx = ActorContext(settings, Tracer(debug, 100), metrics, Flusher(metrics), RoomPolicy(settings.all_room_prefixes),
-                       TokenVerifier(settings))
+    ctx = ActorContext.create(settings)
     ref = Exploding.start(ctx, "exploding")
     try:
         reply = Reply()
