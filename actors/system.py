@@ -123,7 +123,7 @@ class ActorSystem:
             log.warning("%d connections still open after %.1fs", self.metrics.connections, timeout)
         finally:
             deadline.close()
-        for actor_ref in self.tracer.live_refs():
+        for actor_ref in self.tracer.live_refs():  # the hub last: nothing it starts after Shutdown survives it
             try:
                 actor_ref.stop(block=True, timeout=timeout)
             except (pykka.ActorDeadError, pykka.Timeout, gevent.Timeout):
@@ -151,7 +151,7 @@ class ActorSystem:
             pass
 
     def _hub(self) -> pykka.ActorRef[Any]:
-        if self.ctx is None or self.ctx.hub is None:
+        if self.ctx is None or self.ctx.hub is None or not self.ctx.hub.is_alive():
             raise Unavailable("the actor system is not running")
         return self.ctx.hub
 
@@ -177,9 +177,12 @@ class ActorSystem:
         when there are several, and ``coalesced: true`` with no offset when the update was held for the
         next window).
         """
-        if self._router is None:
+        if self._router is None or not self.running:
             raise Unavailable("the actor system is not running")
-        return self._router.publish(type_, data, room, wait=wait)
+        try:
+            return self._router.publish(type_, data, room, wait=wait)
+        except pykka.ActorDeadError:
+            raise Unavailable("the server is shutting down") from None
 
     def push_stats(self, figures: object, room: object = None) -> PublishAnswer:
         """Merge figures into the last known statistics and send them (``POST /api/live-sync/stats``)."""
@@ -203,7 +206,10 @@ class ActorSystem:
         """A room's held events after ``since`` (REST recovery), never a partial set called recovered."""
         parse_room(room, self.settings.all_room_prefixes)
         reply = Reply()
-        self._hub().tell(History(room, since, epoch, reply))
+        try:
+            self._hub().tell(History(room, since, epoch, reply))
+        except pykka.ActorDeadError:
+            raise Unavailable("the server is shutting down") from None
         return answer(reply, self.settings.ask_timeout, f"room {room}")  # type: ignore[no-any-return]
 
     def open_stream(self, identity: Identity, sock: Any, rooms: list[str],

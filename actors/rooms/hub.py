@@ -12,10 +12,12 @@ from typing import Any
 
 import pykka
 
+from ..errors import Unavailable
 from ..identity import Identity
 from ..protocol.frames import subscribed_frame, unsubscribed_frame
 from ..runtime.actor import TracedActor
 from ..runtime.context import ActorContext
+from ..runtime.reply import Failure
 from ..transport.framing import PING_FRAME, text_frame
 from ..transport.outlet import Outlet
 from .actor_messages import (
@@ -86,9 +88,14 @@ class Hub(TracedActor):
         self.connections: dict[str, _ConnectionEntry] = {}
         self.rooms_created = 0
         self._broker = broker
+        self._shut_down = False
 
     def handle(self, message: Any) -> Any:
         if isinstance(message, Publish):
+            if self._shut_down:  # no new room after Shutdown: ActorSystem.stop could not stop it
+                if message.reply is not None:
+                    message.reply.set(Failure(Unavailable("the server is shutting down")))
+                return None
             self._forward(message.room, message, create=True)
             return None
         if isinstance(message, Deliver):
@@ -154,7 +161,7 @@ class Hub(TracedActor):
     def _forward(self, room: str, message: Any, create: bool) -> None:
         entry = self.rooms.get(room)
         if entry is None:
-            if not create:
+            if not create or self._shut_down:
                 return
             dormant = self.dormant.pop(room, None)
             if dormant is None:
@@ -240,6 +247,7 @@ class Hub(TracedActor):
         return cut
 
     def _shutdown(self, code: int) -> int:
+        self._shut_down = True
         for entry in self.connections.values():
             self.send(entry.ref, CloseConnection(code, "server shutting down"))
         rooms = list(self.rooms.values())

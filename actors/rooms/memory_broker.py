@@ -87,6 +87,7 @@ class MemoryBroker:
         if superseding:
             if log.latest is None:
                 log.latest = {}
+            log.latest.pop(type_, None)  # re-inserted last: ``latest`` stays oldest first, as clients need
             log.latest[type_] = publication
         return publication
 
