@@ -1,16 +1,16 @@
-// node build.mjs 18|19 <outfile>: bundle app.js with that React version (react18/ or react19/).
+// node build.mjs <app dir> <outfile>: bundle <app dir>/app.tsx as a user's app would be, resolving
+// react and @realtime-server/react from that app's own node_modules (an app outside this repository).
 import { build } from "esbuild";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const [major, outfile] = process.argv.slice(2);
+const [appDir, outfile] = process.argv.slice(2);
 await build({
-  entryPoints: [path.join(here, "app.js")],
+  entryPoints: [path.join(appDir, "app.tsx")],
+  absWorkingDir: appDir,
   bundle: true,
   format: "esm",
+  jsx: "automatic",
   outfile,
-  nodePaths: [path.join(here, `react${major}`, "node_modules")],
   define: { "process.env.NODE_ENV": '"development"' },
   logLevel: "warning",
 });

@@ -12,6 +12,7 @@ export function priorityAtLeast(priority, minimum) {
 }
 
 const stores = new WeakMap();
+const LIST_MAX = 500; // notifications kept in memory; older ones come back with loadMore()
 
 /** The one store per client, so a bell and a toast list agree. */
 export function notificationStoreFor(client, options) {
@@ -33,7 +34,7 @@ export class NotificationStore {
     this.client = client;
     this.options = { pageSize: 20, toastMinPriority: "HIGH", toastMs: 6000, browserNotifications: true, ...options };
     this.snapshot = { notifications: [], unreadCount: 0, loading: true, error: null, toasts: [], preferences: null,
-      permission: browserPermission() };
+      permission: browserPermission(), nextCursor: null, loadingMore: false };
     this._listeners = new Set();
     this._timers = new Map();
     this._users = 0;
@@ -80,9 +81,28 @@ export class NotificationStore {
   async refresh() {
     try {
       const page = await this.client.api(`/api/notifications?limit=${this.options.pageSize}`);
-      this._set({ notifications: page.notifications, unreadCount: page.unreadCount, loading: false, error: null });
+      this._set({ notifications: page.notifications, unreadCount: page.unreadCount, loading: false, error: null,
+        nextCursor: page.nextCursor || null });
     } catch (error) {
       this._set({ loading: false, error: error.message });
+    }
+  }
+
+  /** The next (older) page after the ones shown, from the last page's `nextCursor`; false when there is none. */
+  async loadMore() {
+    const cursor = this.snapshot.nextCursor;
+    if (!cursor || this.snapshot.loadingMore) return false;
+    this._set({ loadingMore: true });
+    try {
+      const page = await this.client.api(`/api/notifications?limit=${this.options.pageSize}&before=${encodeURIComponent(cursor)}`);
+      const known = new Set(this.snapshot.notifications.map((n) => String(n.id)));
+      const older = page.notifications.filter((n) => !known.has(String(n.id)));
+      this._set({ notifications: [...this.snapshot.notifications, ...older], unreadCount: page.unreadCount,
+        nextCursor: page.nextCursor || null, loadingMore: false, error: null });
+      return true;
+    } catch (error) {
+      this._set({ loadingMore: false, error: error.message });
+      return false;
     }
   }
 
@@ -150,7 +170,11 @@ export class NotificationStore {
     const others = this.snapshot.notifications.filter((n) => n.id !== notification.id);
     const unreadCount = typeof data.unreadCount === "number" ? data.unreadCount
       : this.snapshot.unreadCount + (others.length === this.snapshot.notifications.length ? 1 : 0);
-    this._set({ notifications: [notification, ...others].slice(0, Math.max(this.options.pageSize, 50)), unreadCount });
+    const list = [notification, ...others];
+    const kept = list.slice(0, LIST_MAX);
+    // a list cut at its bound goes on, with "load more", from the last one kept
+    const nextCursor = kept.length < list.length ? String(kept[kept.length - 1].id) : this.snapshot.nextCursor;
+    this._set({ notifications: kept, unreadCount, nextCursor });
     const silent = data.silent === true;
     const toastWanted = stored ? data.toast !== false : true;
     if (!silent && toastWanted && priorityAtLeast(notification.priority, this.options.toastMinPriority)) {

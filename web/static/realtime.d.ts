@@ -158,14 +158,29 @@ export interface Notification {
   readAt: string | null;
 }
 
+export type Channel = "inApp" | "toast" | "browser";
+
+/** GET/PUT /api/notifications/preferences (docs/notifications.md). */
+export interface NotificationPreferences {
+  channels: Record<Channel, boolean>;
+  /** Per notification type: each channel on or off (a type not named here has every channel on). */
+  types: Record<string, Record<Channel, boolean>>;
+  minPriority: { toast: Priority; browser: Priority };
+  /** No toast or browser alert (URGENT excepted) between start and end, "HH:MM" in an IANA time zone. */
+  quietHours: { start: string; end: string; timezone: string } | null;
+}
+
 export interface NotificationSnapshot {
   notifications: Notification[];
   unreadCount: number;
   loading: boolean;
   error: string | null;
   toasts: { id: string; notification: Notification }[];
-  preferences: Record<string, any> | null;
+  preferences: NotificationPreferences | null;
   permission: NotificationPermission | "unsupported";
+  /** The `before` cursor of the next (older) page; null when every notification is shown. */
+  nextCursor: string | null;
+  loadingMore: boolean;
 }
 
 export interface NotificationStoreOptions {
@@ -181,11 +196,13 @@ export declare class NotificationStore {
   subscribe(listener: (snapshot: NotificationSnapshot) => void): () => void;
   getSnapshot(): NotificationSnapshot;
   refresh(): Promise<void>;
+  /** Append the next older page; false when there is none (or it failed: see `error`). */
+  loadMore(): Promise<boolean>;
   markRead(id: string, read?: boolean): Promise<{ notification: Notification; unreadCount: number }>;
   markAllRead(): Promise<{ updated: number; unreadCount: number }>;
   remove(id: string): Promise<void>;
-  loadPreferences(): Promise<Record<string, any>>;
-  savePreferences(preferences: Record<string, any>): Promise<Record<string, any>>;
+  loadPreferences(): Promise<NotificationPreferences>;
+  savePreferences(preferences: NotificationPreferences): Promise<NotificationPreferences>;
   requestBrowserPermission(): Promise<NotificationPermission | "unsupported">;
   dismissToast(id: string): void;
 }

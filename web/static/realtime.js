@@ -171,9 +171,8 @@ export class RealtimeClient {
     this._skewMs = 0;
     this._tokenValue = typeof options.token === "string" ? options.token : null;
     this._learnHome(this._tokenValue);
-    if (g.addEventListener && !options.WebSocket) {
-      g.addEventListener("online", () => this.state === "reconnecting" && this._retryNow());
-    }
+    this._online = () => this.state === "reconnecting" && this._retryNow();
+    this._listensOnline = Boolean(g.addEventListener && !options.WebSocket);
   }
 
   // --- public API --------------------------------------------------------------------------------
@@ -183,6 +182,9 @@ export class RealtimeClient {
     if (this.state === "idle" || this.state === "closed") {
       this._closed = false;
       this.attempt = 0;
+      // added here, not in the constructor, so a client that is made but never connected (React may
+      // render twice and keep one) leaves no listener behind
+      if (this._listensOnline) globalThis.addEventListener("online", this._online);
       this._open();
     }
     return this;
@@ -191,6 +193,7 @@ export class RealtimeClient {
   /** Close for good (until connect()); queued frames are kept for the next connect(). */
   close() {
     this._closed = true;
+    if (this._listensOnline) globalThis.removeEventListener("online", this._online);
     this._clearAllTimers();
     const conn = this._conn;
     this._conn = null;

@@ -1,4 +1,5 @@
-// The framework-free parts, shared with the built-in dashboard (web/static). Publishing this package
-// on its own means copying those two files here first; inside the repository they are imported.
-export * from "../../../web/static/realtime.js";
-export * from "../../../web/static/notifications.js";
+// The framework-free parts: the browser client and the notification store (copies of the server's
+// web/static files made by scripts/gen-clients, so this package stands alone), and the event types.
+export * from "./realtime.js";
+export * from "./notifications.js";
+export { EVENT_TYPES } from "./events.js";

@@ -1,4 +1,6 @@
+"use client";
 // Room state as React state: useLiveData(room, reducer?), and the three the original design names.
+// Each takes `options` last ({url, token} or {client}) to work without a <RealtimeProvider>.
 import { useCallback, useEffect, useRef, useState } from "react";
 
 import { useClientState, useRealtimeClient } from "./context.js";
@@ -10,8 +12,8 @@ const keepLast = (events = [], event) => (event.type === "RESYNC" ? events : [..
  * When a reconnect could not recover the room, the reducer gets `{type: "RESYNC", room, data}`:
  * the place to reload from REST. Returns {data, lastEvent, recovered, isConnected}.
  */
-export function useLiveData(room, reducer = keepLast, initial = undefined) {
-  const client = useRealtimeClient();
+export function useLiveData(room, reducer = keepLast, initial = undefined, options = undefined) {
+  const client = useRealtimeClient(options);
   const state = useClientState(client);
   const reduce = useRef(reducer);
   reduce.current = reducer;
@@ -35,9 +37,11 @@ export function useLiveData(room, reducer = keepLast, initial = undefined) {
 
 const mergeStats = (stats, event) => (event.type === "STATS_UPDATE" ? { ...(stats || {}), ...event.data } : stats);
 
-/** Dashboard statistics (STATS_UPDATE in `stats:dashboard`): {stats, loading, isConnected}. */
-export function useLiveStats(room = "stats:dashboard") {
-  const { data, isConnected, lastEvent } = useLiveData(room, mergeStats, null);
+/** Dashboard statistics (STATS_UPDATE in `stats:dashboard`): {stats, loading, isConnected, updatedAt}.
+ *  `useLiveStats(options)` and `useLiveStats(room, options)` both work. */
+export function useLiveStats(room = "stats:dashboard", options = undefined) {
+  if (room && typeof room === "object") [room, options] = ["stats:dashboard", room];
+  const { data, isConnected, lastEvent } = useLiveData(room, mergeStats, null, options);
   return { stats: data, loading: data === null, isConnected, updatedAt: lastEvent ? lastEvent.timestamp : null };
 }
 
@@ -69,10 +73,10 @@ function conversation(state, event) {
 }
 
 /** One contact's conversation: {messages, typingUsers, stale, isConnected, sendTyping(bool)}. */
-export function useLiveMessages(contactId) {
-  const client = useRealtimeClient();
+export function useLiveMessages(contactId, options = undefined) {
+  const client = useRealtimeClient(options);
   const room = contactId === undefined || contactId === null ? null : `contact:${contactId}`;
-  const { data, isConnected } = useLiveData(room, conversation, { messages: [], typing: {}, stale: false });
+  const { data, isConnected } = useLiveData(room, conversation, { messages: [], typing: {}, stale: false }, options);
   const [, tick] = useState(0);
   const now = Date.now();
   const typingUsers = Object.entries(data.typing).filter(([, at]) => now - at < TYPING_MS).map(([user]) => user);

@@ -1,0 +1,3 @@
+export * from "./realtime.js";
+export * from "./notifications.js";
+export * from "./events.js";
