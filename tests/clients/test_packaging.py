@@ -5,6 +5,7 @@ metadata, its one dependency and its type marker, and the package type-checks st
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -16,8 +17,10 @@ PACKAGE = Path(__file__).resolve().parents[2] / "clients" / "python"
 
 
 def test_the_wheel_has_complete_metadata(tmp_path):
+    clone = tmp_path / "realtime-client"  # a copy, as a fresh clone has it: no build output left in the repository
+    shutil.copytree(PACKAGE, clone, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-                             "-w", str(tmp_path), str(PACKAGE)], capture_output=True, text=True, timeout=240)
+                             "-w", str(tmp_path), str(clone)], capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stdout + result.stderr
     (wheel,) = tmp_path.glob("realtime_client-*.whl")
     with zipfile.ZipFile(wheel) as archive:
