@@ -46,7 +46,41 @@ class Settings:
     )
     broker_url: str = field(
         default="memory://",
-        metadata={"help": "who numbers room events and keeps their history: memory:// (one process)"},
+        metadata={"help": "who numbers room events and keeps their history: memory:// (one process) or "
+                          "redis://host:port/db (several processes; REDIS_URL wins when both are set)"},
+    )
+    redis_url: str = field(
+        default="", metadata={"help": "redis://host:port/db: scale out through Redis (selects the Redis broker)"}
+    )
+    redis_prefix: str = field(default="rt:", metadata={"help": "prefix of every Redis key and channel"})
+    redis_timeout: float = field(
+        default=1.0, metadata={"help": "seconds a Redis connect or command may take before a publish answers 503"}
+    )
+    redis_max_connections: int = field(
+        default=64, metadata={"help": "Redis command connections per process at most (publishes wait for one)"}
+    )
+    redis_probe_interval: float = field(
+        default=2.0, metadata={"help": "seconds between liveness pings on the PUB/SUB connection; twice this "
+                                       "without an answer reconnects it"}
+    )
+    redis_reconnect_max: float = field(
+        default=5.0, metadata={"help": "longest wait between PUB/SUB reconnect attempts (backoff with jitter)"}
+    )
+    redis_meta_ttl: float = field(
+        default=86_400.0, metadata={"help": "seconds a room's numbering (epoch, offset, latest values) outlives "
+                                            "its last event in Redis"}
+    )
+    node_heartbeat: float = field(
+        default=2.0, metadata={"help": "seconds between a node's heartbeats in Redis; three missed drop it"}
+    )
+    retry_after: int = field(
+        default=2, metadata={"help": "Retry-After seconds of a 503 when the broker is unavailable"}
+    )
+    workers: int = field(
+        default=1, metadata={"help": "server processes sharing the port (SO_REUSEPORT); more than 1 needs REDIS_URL"}
+    )
+    reuse_port: bool = field(
+        default=False, metadata={"help": "listen with SO_REUSEPORT (set for each worker by --workers)"}
     )
     data_dir: str = field(default="data", metadata={"help": "folder for the SQLite file and dev-mode secrets"})
     jwt_secret: str = field(default="", metadata={"help": "HS256 key, at least 32 bytes", "secret": True})
@@ -165,6 +199,24 @@ class Settings:
                 raise ConfigError(f"{name.upper()} must be positive")
         if self.gc_pause_warn_ms < 0:
             raise ConfigError("GC_PAUSE_WARN_MS must be 0 (never) or positive")
+        for name in ("redis_timeout", "redis_probe_interval", "redis_reconnect_max", "node_heartbeat"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name.upper()} must be positive")
+        for name in ("redis_max_connections", "retry_after", "workers"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.upper()} must be at least 1")
+        if self.redis_meta_ttl < self.history_seconds:
+            raise ConfigError("REDIS_META_TTL must be at least HISTORY_SECONDS "
+                              "(a room's numbering outlives its history)")
+        if self.workers > 1 and not self.effective_broker_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(f"--workers {self.workers} needs REDIS_URL: each worker is a whole server process, and "
+                              "without a shared broker they would number every room apart and lose each other's "
+                              "events (set REDIS_URL=redis://host:6379/0, or run one process)")
+
+    @property
+    def effective_broker_url(self) -> str:
+        """The broker the server opens: REDIS_URL when set (it wins over BROKER_URL), else BROKER_URL."""
+        return self.redis_url or self.broker_url
 
 
 def _parser_for(f: dataclasses.Field[Any]) -> Callable[[str], Any]:

@@ -9,11 +9,14 @@ numbers (through the broker) and fans out, ``notifications/`` stores and pushes 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from typing import Any
 
 import gevent
 import pykka
 
+from .cluster import Lease, NodeRegistry
 from .config import Settings
 from .connection.serving import SseStream, open_sse_stream, serve_websocket
 from .errors import Unavailable
@@ -34,6 +37,7 @@ from .notifications.rules import Draft, Preferences
 from .notifications.service import NotificationService
 from .observability.gc_pauses import PAUSES
 from .observability.metrics import Metrics
+from .protocol.frames import utc_now_iso
 from .protocol.positions import Since
 from .protocol.rooms import RoomPolicy, parse_room
 from .publishing.actor_messages import GetSyncStatus
@@ -41,10 +45,12 @@ from .publishing.coalescer import Coalescer
 from .publishing.event_service import EventService
 from .publishing.router import PublishAnswer, Router
 from .publishing.statistics import load_provider
-from .rooms.actor_messages import Deliver, GetStatus, History, Shutdown, Tick
-from .rooms.broker import Broker, Publication
+from .rooms.actor_messages import CheckPosition, Deliver, GetStatus, History, Shutdown, Tick
+from .rooms.broker import Broker, Checkpoint, Publication
 from .rooms.brokers import open_broker
 from .rooms.hub import Hub
+from .rooms.redis_broker import RedisBroker
+from .rooms.room_actor import GAPS
 from .runtime.context import ActorContext
 from .runtime.reply import Reply, answer, unwrap
 from .runtime.tracer import Tracer
@@ -79,6 +85,10 @@ class ActorSystem:
         self._heartbeat: gevent.Greenlet | None = None
         self.notifications: pykka.ActorRef[Any] | None = None
         self.coalescer: pykka.ActorRef[Any] | None = None
+        self.nodes: NodeRegistry | None = None
+        """With a Redis broker: this process among the cluster's nodes (heartbeat, the statistics lease)."""
+        self.stats_lease: Lease | None = None
+        self.started_at = ""
         self.events = EventService(self)
         """Typed publishing for code inside the server process (one method per event type)."""
         self.running = False
@@ -92,7 +102,16 @@ class ActorSystem:
                                 self.verifier)
         self.ctx.hub = hub = Hub.start(self.ctx, broker)
         broker.start(self._deliver)
-        self.coalescer = Coalescer.start(self.ctx)
+        self.started_at = utc_now_iso()
+        if isinstance(broker, RedisBroker):
+            # the statistics provider runs on the lease holder only: once per interval for the cluster
+            self.stats_lease = Lease(broker.client, f"{self.settings.redis_prefix}lease:stats", broker.node_id,
+                                     self.settings.node_heartbeat * 3)
+            self.nodes = NodeRegistry(broker.client, self.settings.redis_prefix, broker.node_id,
+                                      self.settings.node_heartbeat, self._node_info, (self.stats_lease,))
+            self.nodes.start()
+        lease = self.stats_lease
+        self.coalescer = Coalescer.start(self.ctx, leader=(lambda: lease.held) if lease is not None else None)
         self._router = Router(self.settings, hub, self.coalescer)
         if self.notification_repository is not None:
             self.notifications = NotificationService.start(self.ctx, self.notification_repository)
@@ -128,6 +147,8 @@ class ActorSystem:
                 actor_ref.stop(block=True, timeout=timeout)
             except (pykka.ActorDeadError, pykka.Timeout, gevent.Timeout):
                 pass
+        if self.nodes is not None:
+            self.nodes.stop()
         if self.broker is not None:
             self.broker.close()
 
@@ -143,10 +164,13 @@ class ActorSystem:
                 return
             tick += 1
 
-    def _deliver(self, publication: Publication) -> None:
-        """The broker's receiver: an event published by another process, for this process's members."""
+    def _deliver(self, item: Publication | Checkpoint) -> None:
+        """The broker's receiver: an event published by another process, or a room's checkpoint."""
         try:
-            self._hub().tell(Deliver(publication))
+            if isinstance(item, Checkpoint):
+                self._hub().tell(CheckPosition(item.room, item.position))
+            else:
+                self._hub().tell(Deliver(item))
         except (pykka.ActorDeadError, Unavailable):
             pass
 
@@ -221,11 +245,35 @@ class ActorSystem:
         """Serve an upgraded WebSocket in the calling greenlet until it ends (``connection/serving.py``)."""
         serve_websocket(self._context(), identity, sock, pending)
 
+    def _node_info(self) -> dict[str, Any]:
+        return {"host": socket.gethostname(), "pid": os.getpid(), "started": self.started_at,
+                "connections": self.metrics.connections}
+
+    def cluster(self) -> dict[str, Any] | None:
+        """The live nodes and their totals (``GET /api/ws``); None for a single process (memory broker)."""
+        if self.nodes is None:
+            return None
+        try:
+            nodes = self.nodes.nodes()
+        except Exception as exc:  # noqa: BLE001 (Redis down: say so, the rest of the status still answers)
+            return {"nodes": None, "error": str(exc)}
+        return {"nodes": nodes, "totals": {"nodes": len(nodes),
+                                           "connections": sum(int(n.get("connections", 0)) for n in nodes)}}
+
+    def broker_ready(self) -> bool:
+        """The broker can take publishes and hand over other processes' events (``GET /readyz``)."""
+        broker = self.broker
+        return self.running and (not isinstance(broker, RedisBroker) or broker.connected)
+
     def status(self) -> dict[str, Any]:
         hub_status = self.ask(self._hub(), GetStatus())
         broker = self.broker.describe() if self.broker is not None else None
+        if broker is not None and isinstance(self.broker, RedisBroker):  # only a shared broker makes gaps
+            broker["gaps"] = GAPS.snapshot()
+        cluster = self.cluster()
         return {**self.metrics.snapshot(), **hub_status, "actors": self.tracer.count(),
-                "debug": self.tracer.enabled, "gc": PAUSES.snapshot(), "broker": broker}
+                "debug": self.tracer.enabled, "gc": PAUSES.snapshot(), "broker": broker,
+                **(cluster if cluster is not None else {})}
 
     def at_capacity(self) -> bool:
         return self.metrics.connections >= self.settings.max_connections

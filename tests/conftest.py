@@ -153,6 +153,52 @@ def postgres_url() -> Iterator[str]:
     conn.close()
 
 
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def redis_available(url: str = REDIS_URL) -> str | None:
+    """None when the test Redis answers; else the reason (CI then fails instead of skipping)."""
+    try:
+        import redis
+    except ImportError:
+        return "redis-py is not installed (pip install -e '.[test]')"
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        client.ping()
+        client.close()
+    except Exception as exc:  # noqa: BLE001
+        return f"Redis not reachable at {url} ({str(exc).strip()[:120]}); start redis-server or set TEST_REDIS_URL"
+    return None
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The test Redis (``TEST_REDIS_URL``, default 127.0.0.1:6379/0): fails in CI when unreachable, skips elsewhere.
+
+    Tests share it, so each names its keys under a prefix of its own (``redis_prefix``).
+    """
+    reason = redis_available()
+    if reason:
+        if IN_CI:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return REDIS_URL
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix of this test's own; its keys are deleted afterwards."""
+    import redis
+
+    prefix = f"rt-test-{uuid.uuid4().hex[:10]}:"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: Any, tmp_path: Any) -> str:
     """Run a test on a real SQLite file and on the real PostgreSQL."""

@@ -20,6 +20,7 @@ ACTOR_LAYERS = [
     {"actors.transport"},
     {"actors.runtime"},
     {"actors.rooms"},
+    {"actors.cluster"},
     {"actors.connection"},
     {"actors.publishing"},
     {"actors.notifications"},

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,8 +48,10 @@ class Coalescer(TracedActor):
 
     kind = "coalescer"
 
-    def __init__(self, ctx: ActorContext) -> None:
+    def __init__(self, ctx: ActorContext, leader: Callable[[], bool] | None = None) -> None:
         super().__init__(ctx, "coalescer")
+        self._leader = leader
+        """With several processes: whether this one holds the statistics lease (None: one process, always)."""
         self._interval = ctx.settings.coalesce_interval
         self._slots: dict[tuple[str, str], _Slot] = {}
         self._stats: dict[str, StatsState] = {}
@@ -188,6 +191,8 @@ class Coalescer(TracedActor):
     def _refresh_loop(self) -> None:
         while True:
             gevent.sleep(self.ctx.settings.stats_refresh_seconds)
+            if self._leader is not None and not self._leader():
+                continue  # another node holds the statistics lease: STATS_UPDATE once per interval for the cluster
             try:
                 self.actor_ref.tell(RecomputeStats(None))
             except Exception:  # noqa: BLE001 (stopped)

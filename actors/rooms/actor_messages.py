@@ -93,6 +93,17 @@ class Deliver:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckPosition:
+    """The broker may have missed events of ``room`` (its listener reconnected); the room stands at ``position``.
+
+    The room refills what it has not fanned out from the history, or closes its members with 4010.
+    """
+
+    room: str
+    position: Since
+
+
+@dataclass(frozen=True, slots=True)
 class History:
     """REST recovery: the room's events after ``since`` (all it holds when None), answered on ``reply``."""
 

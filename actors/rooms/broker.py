@@ -47,8 +47,22 @@ class HistoryAnswer:
     complete: bool
 
 
-Receiver = Callable[[Publication], None]
-"""Where a broker hands events that were published by another process (the hub's ``Deliver``)."""
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """Where a room stands now, handed over when the broker may have missed some of its events.
+
+    A network broker whose listener reconnected cannot know what it missed while it was away: it hands
+    each room it holds its current position, and the room compares it with the last event it fanned
+    out here, refilling the gap from ``history`` or, when the history no longer holds it (or the epoch
+    changed), closing its members with 4010 so they resume with ``since``.
+    """
+
+    room: str
+    position: Since
+
+
+Receiver = Callable[[Publication | Checkpoint], None]
+"""Where a broker hands events published by another process (the hub's ``Deliver``) and checkpoints."""
 
 
 class Broker(Protocol):

@@ -14,13 +14,15 @@ import pykka
 
 from ..errors import Unavailable
 from ..identity import Identity
-from ..protocol.frames import subscribed_frame, unsubscribed_frame
+from ..protocol.frames import error_frame, subscribed_frame, unsubscribed_frame
+from ..protocol.positions import Since
 from ..runtime.actor import TracedActor
 from ..runtime.context import ActorContext
 from ..runtime.reply import Failure
 from ..transport.framing import PING_FRAME, text_frame
 from ..transport.outlet import Outlet
 from .actor_messages import (
+    CheckPosition,
     CloseConnection,
     ConnectedUsers,
     Deliver,
@@ -38,7 +40,7 @@ from .actor_messages import (
     UnregisterConnection,
 )
 from .broker import Broker
-from .room_actor import RoomActor
+from .room_actor import CLOSE_INSUFFICIENT_STATE, GAPS, RoomActor
 
 
 @dataclass(slots=True)
@@ -54,6 +56,9 @@ class _DormantRoom:
     members: dict[str, Outlet] = field(default_factory=dict)
     emptied_at: float | None = None
     """When the last member left: the room (and its epoch) is kept for ROOM_IDLE_SECONDS, as a RoomActor is."""
+    position: Since | None = None
+    """Where the room stood when this process subscribed to it: nothing after it has been fanned out here
+    (a Deliver would have started a RoomActor). None while the broker could not be asked."""
 
 
 _NO_MEMBERS = _DormantRoom()
@@ -103,6 +108,12 @@ class Hub(TracedActor):
             if room in self.rooms or self.dormant.get(room, _NO_MEMBERS).members:
                 self._forward(room, message, create=True)
             return None
+        if isinstance(message, CheckPosition):
+            if message.room in self.rooms:
+                self._forward(message.room, message, create=False)
+            else:
+                self._check_dormant(message.room, message.position)
+            return None
         if isinstance(message, Join):
             if message.room in self.rooms:
                 self._forward(message.room, message, create=False)
@@ -120,7 +131,10 @@ class Hub(TracedActor):
                 self._forward(message.room, message, create=False)
             else:  # nothing held: never a reason to start a room
                 dormant = self.dormant.get(message.room)
-                epoch = self._broker.position(message.room).epoch if dormant is not None else None
+                epoch = None
+                if dormant is not None:
+                    position = dormant.position or self._broker.position(message.room)
+                    epoch = position.epoch
                 recovered = message.since is None or (epoch is not None and message.epoch in (None, epoch)
                                                       and message.since == 0)
                 message.reply.set({"room": message.room, "epoch": epoch, "offset": 0, "recovered": recovered,
@@ -166,9 +180,9 @@ class Hub(TracedActor):
             dormant = self.dormant.pop(room, None)
             if dormant is None:
                 self._broker.subscribe(room)
-                ref = RoomActor.start(self.ctx, room, self._broker)
+                ref = RoomActor.start(self.ctx, room, self._broker, start=self._baseline(room))
             else:
-                ref = RoomActor.start(self.ctx, room, self._broker, dormant.members)
+                ref = RoomActor.start(self.ctx, room, self._broker, dormant.members, start=dormant.position)
             entry = self.rooms[room] = _RoomEntry(ref)
             self.rooms_created += 1
         entry.forwarded += 1
@@ -191,19 +205,25 @@ class Hub(TracedActor):
     def _add_dormant_member(self, message: Join) -> _DormantRoom:
         dormant = self.dormant.get(message.room)
         if dormant is None:
-            self._broker.subscribe(message.room)
-            dormant = self.dormant[message.room] = _DormantRoom()
+            self._broker.subscribe(message.room)  # a shared broker returns once events of the room reach us
+            dormant = self.dormant[message.room] = _DormantRoom(position=self._baseline(message.room))
         dormant.members[message.connection_id] = message.outlet
         dormant.emptied_at = None
         return dormant
 
     def _join_dormant(self, message: Join) -> None:
-        self._add_dormant_member(message)
+        dormant = self._add_dormant_member(message)
         if message.ack_to is not None:
             self.send(message.ack_to, Joined((message.room,)), message.connection_id)
             return
-        position = self._broker.position(message.room)
-        if position.offset:  # events were published elsewhere: the room actor answers, with any replay
+        if dormant.position is None:
+            dormant.position = self._baseline(message.room)
+        position = dormant.position
+        if position is None:
+            message.outlet.offer(text_frame(error_frame(Unavailable.code, "the broker is unavailable; retry",
+                                                        message.frame_id)), now=True)
+            return
+        if position.offset:  # events were published before this process held the room: the room actor answers
             self._forward(message.room, message, create=True)
             return
         recovered = None
@@ -211,6 +231,36 @@ class Hub(TracedActor):
             recovered = message.since.epoch == position.epoch and message.since.offset == 0
         message.outlet.offer(text_frame(subscribed_frame(message.room, position.epoch, 0, recovered, message.frame_id)),
                              now=True)  # a dormant room has nothing to replay: the answer is all
+
+    def _baseline(self, room: str) -> Since | None:
+        """The room's position right after subscribing to it (None when the broker cannot be reached now)."""
+        try:
+            return self._broker.position(room)
+        except Unavailable:
+            return None
+
+    def _check_dormant(self, room: str, position: Since) -> None:
+        """A checkpoint for a room without an actor here: start one to refill, or close its members with 4010."""
+        dormant = self.dormant.get(room)
+        if dormant is None:
+            return
+        known = dormant.position
+        if known is None or not dormant.members or known == position:
+            dormant.position = position
+            return
+        if (known.epoch == position.epoch and position.offset > known.offset) or (known.offset == 0 < position.offset):
+            self._forward(room, CheckPosition(room, position), create=True)  # the room refills from history
+            return
+        if known.epoch != position.epoch and known.offset == 0 and position.offset == 0:
+            dormant.position = position  # nothing was ever published in either epoch: nothing was lost
+            return
+        GAPS.lost += 1
+        GAPS.closed += len(dormant.members)
+        for outlet in dormant.members.values():
+            outlet.close(CLOSE_INSUFFICIENT_STATE, "insufficient state")
+        dormant.members.clear()
+        dormant.emptied_at = time.monotonic()
+        dormant.position = position
 
     def _leave_dormant(self, message: Leave) -> None:
         dormant = self.dormant.get(message.room)

@@ -2,26 +2,79 @@
 
 Numbering and history are the broker's (``Broker``): the room asks it to number each event and to
 answer recoveries, so a room has one numbering however many processes hold it.
+
+With several processes, a room's events reach it by two roads: its own publishes (fanned out from
+the broker's answer at once) and other processes' (``Deliver``, through the broker's listener). They
+can cross: this room may number offset 7 while 6, published elsewhere, is still on its way. So the
+room keeps the last position it fanned out (``_last``) and puts every event in order: one at or
+below it is a duplicate and is dropped; one above the next is a gap, refilled from the broker's
+history first; and a gap the history no longer holds (trimmed, aged out, or another epoch after
+Redis lost its data) closes the members with 4010 "insufficient state", so they resume with
+``since`` and learn ``recovered: false``. Nothing is skipped silently. A ``Checkpoint`` (the broker's
+listener reconnected) is checked the same way.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import gevent
 
+from ..errors import Unavailable
 from ..protocol.events import SUPERSEDING_TYPES
-from ..protocol.frames import subscribed_frame, unsubscribed_frame
+from ..protocol.frames import error_frame, subscribed_frame, unsubscribed_frame
 from ..protocol.positions import Since
 from ..protocol.rooms import PINNED_PREFIXES
 from ..runtime.actor import TracedActor
 from ..runtime.context import ActorContext
 from ..transport.framing import frame_payload, text_frame
 from ..transport.outlet import Outlet
-from .actor_messages import Deliver, History, IdleCheck, Join, Joined, Leave, Publish, Retire, RoomIdle
+from .actor_messages import (
+    CheckPosition,
+    Deliver,
+    History,
+    IdleCheck,
+    Join,
+    Joined,
+    Leave,
+    Publish,
+    Retire,
+    RoomIdle,
+)
 from .broker import Broker, Publication
+
+log = logging.getLogger("realtime.rooms")
+
+CLOSE_INSUFFICIENT_STATE = 4010
+"""The server lost track of a room's events: the client resumes with ``since`` (docs/protocol.md)."""
+
+
+@dataclass(slots=True)
+class GapCounts:
+    """What the rooms of this process did to keep every room's events in order (``GET /api/ws``, ``broker.gaps``)."""
+
+    refills: int = 0
+    """Gaps refilled from the broker's history."""
+    refilled: int = 0
+    """Events fanned out by those refills."""
+    duplicates: int = 0
+    """Events dropped because they were already fanned out here."""
+    lost: int = 0
+    """Gaps the history no longer held: the room's members were closed with 4010."""
+    closed: int = 0
+    """Sockets closed with 4010."""
+
+    def snapshot(self) -> dict[str, int]:
+        return {"refills": self.refills, "refilled": self.refilled, "duplicates": self.duplicates,
+                "lost": self.lost, "closed4010": self.closed}
+
+
+GAPS = GapCounts()
+"""One per process, as the rooms are; only a multi-process broker ever makes these move."""
 
 
 class RoomActor(TracedActor):
@@ -30,10 +83,13 @@ class RoomActor(TracedActor):
     kind = "room"
 
     def __init__(self, ctx: ActorContext, room: str, broker: Broker,
-                 members: dict[str, Outlet] | None = None) -> None:
+                 members: dict[str, Outlet] | None = None, start: Since | None = None) -> None:
         super().__init__(ctx, f"room:{room}")
         self.room = room
         self._broker = broker
+        self._last = start
+        """The last position fanned out here (or where the room stood when it started here); None: unknown
+        (the broker was unreachable), taken from the first event or checkpoint."""
         self.members: dict[str, Outlet] = members or {}
         self._joined_at: dict[str, int] = dict.fromkeys(self.members, 0)
         self._pinned = room.partition(":")[0] in PINNED_PREFIXES
@@ -54,7 +110,17 @@ class RoomActor(TracedActor):
             return self._publish(message)
         if isinstance(message, Deliver):
             self._seen += 1
-            self._fan_out(message.publication)
+            publication = message.publication
+            if self._in_order(publication.epoch, publication.offset):
+                self._fan_out(publication)
+                self._last = Since(publication.epoch, publication.offset)
+            return None
+        if isinstance(message, CheckPosition):
+            self._seen += 1
+            if self._last is None:
+                self._last = message.position
+            else:  # as if the event after it had come: refill up to it, or 4010
+                self._in_order(message.position.epoch, message.position.offset + 1)
             return None
         if isinstance(message, Join):
             self._seen += 1
@@ -80,12 +146,72 @@ class RoomActor(TracedActor):
     def _publish(self, message: Publish) -> dict[str, Any]:
         publication = self._broker.publish(self.room, message.type, message.data,
                                            superseding=message.type in SUPERSEDING_TYPES)
-        delivered = self._fan_out(publication)
+        delivered = 0
+        if self._in_order(publication.epoch, publication.offset):
+            delivered = self._fan_out(publication)
+            self._last = Since(publication.epoch, publication.offset)
         result = {"room": self.room, "epoch": publication.epoch, "offset": publication.offset,
                   "delivered": delivered}
         if message.reply is not None:
             message.reply.set(result)
         return result
+
+    # --- order across processes -----------------------------------------------------------------
+
+    def _in_order(self, epoch: str, offset: int) -> bool:
+        """May the event at (epoch, offset) be fanned out now (the caller then moves ``_last`` to it)?
+
+        Refills a gap before it; False for a duplicate, or when the gap could not be refilled (the members
+        were closed with 4010).
+        """
+        last = self._last
+        if last is None:
+            return True
+        if epoch != last.epoch:
+            if last.offset != 0:  # members hold positions in an epoch that is gone
+                self._lose(Since(epoch, offset - 1), f"epoch {last.epoch} became {epoch}")
+                return False
+            # nothing of the old epoch was fanned out here: follow the new one from its start
+            self._last = last = Since(epoch, 0)
+        if offset <= last.offset:
+            GAPS.duplicates += 1
+            return False
+        if offset > last.offset + 1:
+            return self._refill(last, offset)
+        return True
+
+    def _refill(self, last: Since, upto: int) -> bool:
+        """Fan out the events between ``last`` and ``upto`` (exclusive) from the broker's history, in order."""
+        try:
+            answer = self._broker.history(self.room, last)
+        except Unavailable as exc:
+            self._lose(Since(last.epoch, upto - 1), f"history unreachable: {exc.message}")
+            return False
+        missing = [p for p in answer.publications if last.offset < p.offset < upto]
+        if not answer.complete or len(missing) != upto - last.offset - 1:
+            self._lose(Since(answer.position.epoch, upto - 1),
+                       f"offsets {last.offset + 1}..{upto - 1} are no longer in the history")
+            return False
+        GAPS.refills += 1
+        GAPS.refilled += len(missing)
+        for publication in missing:
+            self._fan_out(publication)
+        self._last = Since(last.epoch, upto - 1)
+        return True
+
+    def _lose(self, position: Since, why: str) -> None:
+        """The room's events since ``_last`` cannot be told: close every member with 4010; go on from ``position``."""
+        members = list(self.members.values())
+        log.warning("room %s lost track of its events (%s): closing %d members with %d", self.room, why,
+                    len(members), CLOSE_INSUFFICIENT_STATE)
+        GAPS.lost += 1
+        GAPS.closed += len(members)
+        for outlet in members:
+            outlet.close(CLOSE_INSUFFICIENT_STATE, "insufficient state")
+        self.members.clear()
+        self._joined_at.clear()
+        self._last = position
+        self._arm_idle()
 
     def _fan_out(self, publication: Publication) -> int:
         """Hand the event's frame to every member's outlet; returns how many took it."""
@@ -114,7 +240,14 @@ class RoomActor(TracedActor):
 
     def _join(self, message: Join) -> None:
         already_since = self._joined_at.get(message.connection_id)
-        position = self._broker.position(self.room)
+        position = self._position()
+        if position is None:  # the broker is unreachable and this room never learnt where it stands
+            if message.ack_to is not None:
+                self.send(message.ack_to, Joined((self.room,)), message.connection_id)
+            else:
+                message.outlet.offer(text_frame(error_frame(Unavailable.code, "the broker is unavailable; retry",
+                                                            message.frame_id)), now=True)
+            return
         if already_since is None:
             self._joined_at[message.connection_id] = position.offset
         self.members[message.connection_id] = message.outlet
@@ -155,14 +288,26 @@ class RoomActor(TracedActor):
             return None
         if since.offset >= last:
             return []
-        answer = self._broker.history(self.room, since)
+        try:
+            answer = self._broker.history(self.room, since)
+        except Unavailable:  # cannot replay now: say so rather than leave the client waiting
+            return None
         if not answer.complete:
             return None
         return [p.frame for p in answer.publications if p.offset <= last]
 
+    def _position(self) -> Since | None:
+        """Where this room stands here: the last position fanned out (asked of the broker when not known yet)."""
+        if self._last is None:
+            try:
+                self._last = self._broker.position(self.room)
+            except Unavailable:
+                return None
+        return self._last
+
     def _history(self, since: int | None, epoch: str | None) -> dict[str, Any]:
         """REST recovery (``GET /api/rooms/<room>/history``)."""
-        position = self._broker.position(self.room)
+        position = self._broker.position(self.room)  # the room's position in the cluster, not only here
         answer: dict[str, Any] = {"room": self.room, "epoch": position.epoch, "offset": position.offset}
         if since is None:
             held = self._broker.history(self.room, None)
@@ -199,7 +344,7 @@ class RoomActor(TracedActor):
             pass
 
     def describe(self) -> dict[str, Any]:
-        position = self._broker.position(self.room)
-        return {**super().describe(), "room": self.room, "epoch": position.epoch, "offset": position.offset,
-                "members": len(self.members)}
+        position = self._last
+        return {**super().describe(), "room": self.room, "epoch": position.epoch if position else None,
+                "offset": position.offset if position else None, "members": len(self.members)}
 

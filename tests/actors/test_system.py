@@ -94,10 +94,11 @@ def test_stop_closes_every_socket_with_its_code_and_waits_for_them(start_system,
 
 def test_an_unknown_broker_url_is_a_config_error_at_start_and_nothing_starts():
     registry, greenlets = len(pykka.ActorRegistry.get_all()), live_greenlets()
-    system = ActorSystem(settings(broker_url="redis://localhost:6379/0"))
+    system = ActorSystem(settings(broker_url="kafka://localhost:9092"))
     with pytest.raises(ConfigError) as refused:
         system.start()
-    assert refused.value.message == "BROKER_URL 'redis://localhost:6379/0': expected one of memory://"
+    assert refused.value.message == ("BROKER_URL 'kafka://localhost:9092': expected one of memory://, redis://, "
+                                     "rediss://, unix://")
     assert not system.running and system.tracer.count() == 0
     assert len(pykka.ActorRegistry.get_all()) == registry and live_greenlets() <= greenlets
     with pytest.raises(Unavailable):

@@ -28,15 +28,19 @@ from actors.transport.framing import OP_TEXT, frame_payload
 BrokerFactory = Callable[[int, float], Broker]
 
 
-def by_url(url: str) -> BrokerFactory:
+def by_url(url: str, **settings: Any) -> BrokerFactory:
     """A broker as the server opens it (``open_broker``), with the given history bounds."""
     return lambda history_size, history_seconds: open_broker(
-        Settings(broker_url=url, history_size=history_size, history_seconds=history_seconds))
+        Settings(broker_url=url, history_size=history_size, history_seconds=history_seconds, **settings))
 
+
+REDIS = "redis"
+"""The Redis broker's entry: its factory needs the ``redis_url`` fixture and a key prefix of the test's own,
+shared by every broker the test opens (they play processes sharing one Redis)."""
 
 BROKER_FACTORIES = [
     pytest.param(by_url("memory://"), id="memory"),
-    # pytest.param(by_url(REDIS_URL), id="redis", marks=pytest.mark.redis),  # a Redis broker: this one line
+    pytest.param(REDIS, id="redis", marks=pytest.mark.redis),
 ]
 
 
@@ -58,7 +62,10 @@ class Brokers:
 
 @pytest.fixture(params=BROKER_FACTORIES)
 def brokers(request: Any) -> Iterator[Brokers]:
-    made = Brokers(request.param)
+    factory = request.param
+    if factory == REDIS:
+        factory = by_url(request.getfixturevalue("redis_url"), redis_prefix=request.getfixturevalue("redis_prefix"))
+    made = Brokers(factory)
     yield made
     for broker in made.opened:
         broker.close()

@@ -113,13 +113,31 @@ def test_deliver_fans_out_a_publication_of_another_process_without_renumbering_i
     member = members(hub.ctx)
     subscribed(member, hub)
     elsewhere = MemoryBroker(100, 300)  # the numbering of another process
-    for n in range(1, 7):
-        elsewhere.publish(ROOM, "LEAD_UPDATED", {"leadId": "9", "n": n}, superseding=False)
-    publication = elsewhere.history(ROOM, None).publications[-1]
-    hub.hub.tell(Deliver(publication))
-    assert member.peer.frame().raw == publication.frame  # offset 6 of the other epoch, as it was
+    publications = [elsewhere.publish(ROOM, "LEAD_UPDATED", {"leadId": "9", "n": n}, superseding=False)
+                    for n in range(1, 4)]
+    for publication in publications:
+        hub.hub.tell(Deliver(publication))
+    # nothing was fanned out here in the room's first epoch: it follows the other numbering from its start
+    assert [member.peer.frame().raw for _ in range(3)] == [p.frame for p in publications]
     assert hub.broker.position(ROOM).offset == 0  # not numbered here
+    hub.hub.tell(Deliver(publications[1]))  # offset 2 again (a PUB/SUB echo after a refill): a duplicate
     assert member.peer.silent()
+
+
+def test_a_gap_that_the_history_cannot_refill_closes_the_members_with_4010(start_hub, members):
+    """Offset 3 after 1: the room asks its broker for 2, which this broker never held; it says so with
+    4010 rather than skip 2 silently (a shared broker refills it: tests/cluster)."""
+    hub = start_hub()
+    member, other = members(hub.ctx, "c1"), members(hub.ctx, "c2")
+    subscribed(member, hub)
+    subscribed(other, hub)
+    elsewhere = MemoryBroker(100, 300)
+    first, _, third = (elsewhere.publish(ROOM, "LEAD_UPDATED", {"leadId": "9", "n": n}, superseding=False)
+                       for n in range(1, 4))
+    hub.hub.tell(Deliver(first))
+    assert member.peer.frame().raw == first.frame and other.peer.frame().raw == first.frame
+    hub.hub.tell(Deliver(third))
+    assert member.peer.frame().close_code == 4010 and other.peer.frame().close_code == 4010
 
 
 def test_deliver_for_a_room_without_members_here_starts_nothing(start_hub):

@@ -13,7 +13,7 @@ import pykka
 import pytest
 
 from actors.protocol.positions import Since
-from actors.rooms.actor_messages import Deliver, History, Join, Joined, Leave, Publish, Retire, RoomIdle
+from actors.rooms.actor_messages import CheckPosition, Deliver, History, Join, Joined, Leave, Publish, Retire, RoomIdle
 from actors.rooms.memory_broker import MemoryBroker
 from actors.rooms.room_actor import RoomActor
 from actors.runtime.context import ActorContext
@@ -233,12 +233,83 @@ def test_deliver_fans_out_the_publication_as_it_is_and_numbers_nothing(start_roo
     room.join(one)
     room.join(two)
     elsewhere = MemoryBroker(10, 300)
-    for n in range(1, 5):
-        publication = elsewhere.publish(ROOM, "CAMPAIGN_STARTED", {"campaignId": "7", "n": n}, superseding=False)
-    room.ref.tell(Deliver(publication))
-    assert one.peer.frame().raw == two.peer.frame().raw == publication.frame  # offset 4 of the other numbering
+    publication = elsewhere.publish(ROOM, "CAMPAIGN_STARTED", {"campaignId": "7", "n": 1}, superseding=False)
+    room.ref.tell(Deliver(publication))  # nothing fanned out here yet: the room follows that numbering
+    assert one.peer.frame().raw == two.peer.frame().raw == publication.frame  # as it was numbered elsewhere
     assert room.broker.position(ROOM).offset == 0 and room.broker.history(ROOM, None).publications == ()
     assert room.ctx.metrics.of("CAMPAIGN_STARTED").delivered == 2
+
+
+# --- order across processes: gaps, duplicates, checkpoints ---------------------------------------
+# The room's own broker plays the shared one: events published into it directly are what other
+# processes published; the room hears of them only through Deliver or a checkpoint.
+
+
+def publish_elsewhere(room: RunningRoom, n: int):
+    return room.broker.publish(ROOM, "CAMPAIGN_STARTED", {"campaignId": "7", "n": n}, superseding=False)
+
+
+def test_a_gap_is_refilled_from_the_history_in_order_before_the_event_that_showed_it(start_room, members):
+    room = start_room()
+    member = members(room.ctx)
+    room.join(member)
+    missed = [publish_elsewhere(room, n) for n in (1, 2)]
+    third = publish_elsewhere(room, 3)
+    room.ref.tell(Deliver(third))  # 1 and 2 never came (a PUB/SUB connection was down)
+    assert [member.peer.frame().raw for _ in range(3)] == [p.frame for p in (*missed, third)]
+    for publication in (*missed, third):
+        room.ref.tell(Deliver(publication))  # late echoes: duplicates
+    assert member.peer.silent()
+
+
+def test_an_own_publish_that_overtakes_a_delivery_refills_it_first(start_room, members):
+    """Another process numbered 1; this room numbers 2 before the Deliver of 1 arrives."""
+    room = start_room()
+    member = members(room.ctx)
+    room.join(member)
+    other = publish_elsewhere(room, 1)
+    answer = room.publish(2)
+    assert answer["offset"] == 2 and answer["delivered"] == 1
+    assert [offset_of(member.peer.frame()) for _ in range(2)] == [1, 2]
+    room.ref.tell(Deliver(other))
+    assert member.peer.silent()
+
+
+def test_a_checkpoint_refills_what_was_missed_and_nothing_else(start_room, members):
+    room = start_room()
+    member = members(room.ctx)
+    room.join(member)
+    room.publish(1)
+    assert offset_of(member.peer.frame()) == 1
+    publish_elsewhere(room, 2)
+    publish_elsewhere(room, 3)
+    room.ref.tell(CheckPosition(ROOM, room.broker.position(ROOM)))
+    assert [offset_of(member.peer.frame()) for _ in range(2)] == [2, 3]
+    room.ref.tell(CheckPosition(ROOM, room.broker.position(ROOM)))  # nothing new: nothing sent
+    assert member.peer.silent()
+
+
+def test_a_gap_the_history_no_longer_holds_closes_every_member_with_4010(start_room, members):
+    room = start_room(history_size=2)
+    crowd = [members(room.ctx, f"c{n}") for n in range(2)]
+    for member in crowd:
+        room.join(member)
+    for n in range(1, 5):
+        publish_elsewhere(room, n)  # 1 and 2 are trimmed away
+    room.ref.tell(CheckPosition(ROOM, room.broker.position(ROOM)))
+    assert [member.peer.frame().close_code for member in crowd] == [4010, 4010]
+    late = members(room.ctx, "late")  # the room goes on from where it stands now
+    assert room.join(late)["offset"] == 4
+
+
+def test_another_epoch_after_events_were_fanned_out_closes_members_with_4010(start_room, members):
+    room = start_room()
+    member = members(room.ctx)
+    room.join(member)
+    room.publish(1)
+    member.peer.frame()
+    room.ref.tell(CheckPosition(ROOM, Since("0123456789ab", 0)))  # Redis came back empty: a new epoch
+    assert member.peer.frame().close_code == 4010
 
 
 # --- REST history --------------------------------------------------------------------------------

@@ -1,0 +1,280 @@
+"""RedisBroker: one numbering and history per room for every process that shares a Redis.
+
+Chosen by ``REDIS_URL`` (or ``BROKER_URL=redis://…``). The design is centrifuge's Redis broker:
+
+- **One Lua script per publish** (``PUBLISH_SCRIPT``): the room's meta hash holds its epoch (a new one
+  when the hash is missing, which also clears a stale stream) and its top offset; the script increments
+  the offset, appends the event to the room's stream with the offset as the entry id (trimmed to
+  ``HISTORY_SIZE``, the key expiring ``HISTORY_SECONDS`` after the last event), keeps superseding types
+  in the room's latest-values hash, and ``PUBLISH``es the event with its position to the room's channel.
+  Redis runs a script alone, so numbering is atomic across processes and every subscriber receives a
+  room's events in offset order.
+- **History** is read from the stream by a second script (``READ_SCRIPT``) that returns the meta and
+  the entries together, so a recovery never mixes two moments. Entries older than ``HISTORY_SECONDS``
+  (by Redis's clock) count as gone; the answer is all events after a position or none, as with memory.
+- **Delivery**: the publishing process fans its own event out from the script's answer (the room does,
+  at once); the PUB/SUB echo carries the publishing node's id and is dropped here. Events of other
+  processes arrive through ``RedisListener`` and go to the receiver (the hub's ``Deliver``); the room
+  puts its own and the others' events in offset order, refilling a gap from ``history``.
+- **Keys** (all under ``REDIS_PREFIX``; ``{room}`` is a hash tag, so one room's keys share a Redis
+  Cluster slot): ``m:{room}`` meta (TTL ``REDIS_META_TTL``), ``s:{room}`` stream (bounded, TTL
+  ``HISTORY_SECONDS``), ``l:{room}`` latest values (TTL ``REDIS_META_TTL``); channel ``c:{room}``.
+
+Every Redis failure in a call surfaces as ``Unavailable`` (503): a publish that was not stored is
+refused, never acknowledged; nothing is buffered.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlparse
+
+import gevent
+
+from ..errors import ConfigError, Unavailable
+from ..protocol.frames import dumps, utc_now_iso
+from ..protocol.positions import Since
+from ..transport.framing import text_frame
+from .broker import Checkpoint, HistoryAnswer, Publication, Receiver
+from .memory_broker import new_epoch
+from .redis_listener import RedisListener
+
+log = logging.getLogger("realtime.redis")
+
+PUBLISH_SCRIPT = """
+local epoch = redis.call('hget', KEYS[1], 'e')
+if not epoch then
+  epoch = ARGV[7]
+  redis.call('del', KEYS[2], KEYS[3])
+  redis.call('hset', KEYS[1], 'e', epoch, 's', 0)
+end
+local offset = redis.call('hincrby', KEYS[1], 's', 1)
+redis.call('expire', KEYS[1], ARGV[5])
+local now = redis.call('time')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local text = ARGV[1] .. epoch .. '","offset":' .. offset .. ARGV[2]
+redis.call('xadd', KEYS[2], 'MAXLEN', ARGV[3], offset .. '-0', 't', string.format('%d', ms), 'y', ARGV[9], 'j', text)
+redis.call('pexpire', KEYS[2], ARGV[4])
+if ARGV[10] == '1' then
+  redis.call('hset', KEYS[3], ARGV[9], text)
+  redis.call('expire', KEYS[3], ARGV[5])
+end
+redis.call('publish', ARGV[6], ARGV[8] .. ' ' .. ARGV[9] .. ' ' .. epoch .. ' ' .. offset .. ' ' .. text)
+return {epoch, offset}
+"""
+"""KEYS: meta, stream, latest. ARGV: JSON head (up to the epoch), JSON tail (after the offset), history size,
+history ms, meta TTL s, channel, epoch if new, node id, type, superseding ('1'/'0')."""
+
+READ_SCRIPT = """
+local epoch = redis.call('hget', KEYS[1], 'e')
+if not epoch then
+  epoch = ARGV[2]
+  redis.call('del', KEYS[2], KEYS[3])
+  redis.call('hset', KEYS[1], 'e', epoch, 's', 0)
+end
+redis.call('expire', KEYS[1], ARGV[3])
+local top = tonumber(redis.call('hget', KEYS[1], 's') or '0')
+local now = redis.call('time')
+local ms = string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000))
+local since = tonumber(ARGV[1])
+local entries = {}
+if since >= 0 and since < top and (ARGV[4] == '' or ARGV[4] == epoch) then
+  entries = redis.call('xrange', KEYS[2], (since + 1) .. '-0', '+')
+end
+return {epoch, top, ms, entries}
+"""
+"""KEYS: meta, stream, latest. ARGV: since offset (-1: the position only), epoch if new, meta TTL s, the epoch
+the caller names ('' for any). Returns epoch, top offset, Redis's clock in ms, the stream entries after since."""
+
+
+def _redis_module() -> Any:
+    try:
+        import redis
+    except ImportError:
+        raise ConfigError("REDIS_URL needs the redis client: pip install 'realtime-server[redis]' "
+                          "(redis-py and hiredis)") from None
+    return redis
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for logs and GET /api/ws."""
+    parsed = urlparse(url)
+    if parsed.password:
+        return url.replace(f":{parsed.password}@", ":***@", 1)
+    return url
+
+
+class RedisBroker:
+    """Implements ``Broker`` over Redis; see the module docstring for the keys and the scripts."""
+
+    def __init__(self, url: str, *, prefix: str, history_size: int, history_seconds: float, meta_ttl: float,
+                 timeout: float, max_connections: int, probe_interval: float, reconnect_max: float) -> None:
+        redis = _redis_module()
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        self.url = url
+        self.node_id = os.urandom(6).hex()
+        """This process among the nodes; the PUB/SUB echo of its own publications carries it."""
+        self._prefix = prefix
+        self._history_size = history_size
+        self._history_ms = max(1, int(history_seconds * 1000))
+        self._meta_ttl = max(1, int(meta_ttl))
+        self._timeout = timeout
+        # one retry, on a fresh connection, when a pooled one turns out dead (Redis restarted): only for
+        # ConnectionError, never a timeout, after which the script may have run and a retry would number twice
+        self.pool = redis.BlockingConnectionPool.from_url(
+            url, max_connections=max_connections, timeout=timeout, socket_timeout=timeout,
+            socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+            health_check_interval=0)
+        self.client = redis.Redis(connection_pool=self.pool)
+        self._errors: tuple[type[Exception], ...] = (redis.RedisError, OSError)
+        self._publish = self.client.register_script(PUBLISH_SCRIPT)
+        self._read = self.client.register_script(READ_SCRIPT)
+        self._receive: Receiver | None = None
+        self._channel_prefix = f"{prefix}c:".encode()
+        self._listener = RedisListener(self._pubsub_connection, self._message, self._resubscribed,
+                                       probe_interval=probe_interval, reconnect_max=reconnect_max,
+                                       subscribe_timeout=max(timeout, 1.0))
+        self._resyncs: set[gevent.Greenlet] = set()
+        self.checkpoints = 0
+
+    # --- Broker ----------------------------------------------------------------------------------
+
+    def start(self, receive: Receiver) -> None:
+        self._receive = receive
+        self._listener.start()
+
+    def close(self) -> None:
+        self._listener.close()
+        for greenlet in list(self._resyncs):
+            greenlet.kill(block=True, timeout=2)
+        self._resyncs.clear()
+        self.pool.disconnect()
+
+    def subscribe(self, room: str) -> None:
+        self._listener.subscribe(self._channel(room))
+
+    def unsubscribe(self, room: str) -> None:
+        self._listener.unsubscribe(self._channel(room))
+
+    def position(self, room: str) -> Since:
+        epoch, top, _, _ = self._read_room(room, -1, "")
+        return Since(epoch, top)
+
+    def publish(self, room: str, type_: str, data: Mapping[str, Any], *, superseding: bool) -> Publication:
+        head = f'{{"type":{dumps(type_)},"room":{dumps(room)},"epoch":"'
+        tail = f',"data":{dumps(data)},"timestamp":{dumps(utc_now_iso())}}}'
+        try:
+            epoch_bytes, offset = self._publish(
+                keys=self._keys(room),
+                args=[head, tail, self._history_size, self._history_ms, self._meta_ttl,
+                      self._channel(room), new_epoch(), self.node_id, type_, "1" if superseding else "0"])
+        except self._errors as exc:
+            raise self._unavailable(exc) from None
+        epoch = epoch_bytes.decode()
+        frame = text_frame(f'{head}{epoch}","offset":{offset}{tail}')
+        return Publication(room, type_, epoch, int(offset), frame)
+
+    def history(self, room: str, since: Since | None) -> HistoryAnswer:
+        epoch, top, now_ms, entries = self._read_room(room, 0 if since is None else since.offset,
+                                                      "" if since is None else since.epoch)
+        position = Since(epoch, top)
+        horizon = now_ms - self._history_ms
+        held = tuple(self._entry(room, epoch, entry) for entry in entries if int(entry[1][1]) >= horizon)
+        if since is None:
+            complete = top == 0 or (bool(held) and held[0].offset == 1)
+            return HistoryAnswer(position, held, complete)
+        if since.epoch != epoch or since.offset > top:
+            return HistoryAnswer(position, (), False)
+        if since.offset == top:
+            return HistoryAnswer(position, (), True)
+        if not held or held[0].offset > since.offset + 1:
+            return HistoryAnswer(position, (), False)
+        return HistoryAnswer(position, held, True)
+
+    def latest(self, room: str) -> tuple[Publication, ...]:
+        try:
+            values = self.client.hgetall(self._keys(room)[2])
+        except self._errors as exc:
+            raise self._unavailable(exc) from None
+        found = []
+        for type_, text in values.items():
+            head = json.loads(text)
+            found.append(Publication(room, type_.decode(), head["epoch"], head["offset"], text_frame(text.decode())))
+        return tuple(sorted(found, key=lambda publication: publication.offset))
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "redis", "url": safe_url(self.url), "prefix": self._prefix, "node": self.node_id,
+                "checkpoints": self.checkpoints, **self._listener.describe()}
+
+    @property
+    def connected(self) -> bool:
+        """The PUB/SUB connection is up (events of other processes reach this one)."""
+        return self._listener.connected
+
+    # --- internals -------------------------------------------------------------------------------
+
+    def _keys(self, room: str) -> list[str]:
+        prefix = self._prefix
+        return [f"{prefix}m:{{{room}}}", f"{prefix}s:{{{room}}}", f"{prefix}l:{{{room}}}"]
+
+    def _channel(self, room: str) -> bytes:
+        return self._channel_prefix + room.encode()
+
+    def _read_room(self, room: str, since: int, epoch: str) -> tuple[str, int, int, list[Any]]:
+        try:
+            epoch_bytes, top, now_ms, entries = self._read(keys=self._keys(room),
+                                                           args=[since, new_epoch(), self._meta_ttl, epoch])
+        except self._errors as exc:
+            raise self._unavailable(exc) from None
+        return epoch_bytes.decode(), int(top), int(now_ms), entries
+
+    @staticmethod
+    def _entry(room: str, epoch: str, entry: Any) -> Publication:
+        """A stream entry ``[id, [t, ms, y, type, j, json]]`` as a Publication."""
+        entry_id, fields = entry
+        return Publication(room, fields[3].decode(), epoch, int(entry_id.split(b"-", 1)[0]),
+                           text_frame(fields[5].decode()))
+
+    def _unavailable(self, exc: Exception) -> Unavailable:
+        return Unavailable(f"the broker (Redis at {safe_url(self.url)}) is unavailable: {exc}")
+
+    def _pubsub_connection(self, read_timeout: float) -> Any:
+        kwargs = {**self.pool.connection_kwargs, "socket_timeout": read_timeout}
+        return self.pool.connection_class(**kwargs)
+
+    def _message(self, channel: bytes, payload: bytes) -> None:
+        """A PUB/SUB message: ``node type epoch offset json``; our own echo is dropped (the room fanned it out)."""
+        node, type_, epoch, offset, text = payload.split(b" ", 4)
+        if node.decode() == self.node_id or self._receive is None:
+            return
+        room = channel[len(self._channel_prefix):].decode()
+        self._receive(Publication(room, type_.decode(), epoch.decode(), int(offset), text_frame(text.decode())))
+
+    def _resubscribed(self) -> None:
+        """The listener subscribed everything again: checkpoint every room (off the listener's greenlet)."""
+        greenlet = gevent.spawn(self._checkpoint_all)
+        self._resyncs.add(greenlet)
+        greenlet.link(self._resyncs.discard)
+
+    def _checkpoint_all(self) -> None:
+        rooms = [channel[len(self._channel_prefix):].decode() for channel in self._listener.wanted()]
+        for start in range(0, len(rooms), 200):
+            batch = rooms[start:start + 200]
+            try:
+                with self.client.pipeline(transaction=False) as pipe:
+                    for room in batch:
+                        self._read(keys=self._keys(room), args=[-1, new_epoch(), self._meta_ttl, ""], client=pipe)
+                    answers = pipe.execute()
+            except self._errors as exc:
+                log.warning("checkpointing %d rooms after a reconnect failed: %s", len(batch), exc)
+                return  # the listener's next session checkpoints again
+            for room, (epoch, top, _, _) in zip(batch, answers, strict=True):
+                self.checkpoints += 1
+                if self._receive is not None:
+                    self._receive(Checkpoint(room, Since(epoch.decode(), int(top))))
