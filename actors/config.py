@@ -19,6 +19,10 @@ from .errors import ConfigError
 DEFAULT_ROLES = ("ADMIN", "EMPLOYEE", "SERVICE")
 DEFAULT_ROOM_PREFIXES = ("user", "role", "contact", "campaign", "lead", "stats")
 MIN_HMAC_KEY_BYTES = 32
+MIN_METRICS_TOKEN_CHARS = 16
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMATS = ("text", "json")
+DEV_HOST = "127.0.0.1"
 
 
 def _bool(text: str) -> bool:
@@ -38,11 +42,12 @@ def _csv(text: str) -> tuple[str, ...]:
 class Settings:
     """Everything the server can be told; read once at start-up and passed down, never global."""
 
-    host: str = field(default="0.0.0.0", metadata={"help": "address to listen on"})
+    host: str = field(default="0.0.0.0", metadata={"help": "address to listen on (127.0.0.1 with --dev, unless set)"})
     port: int = field(default=8000, metadata={"help": "TCP port to listen on"})
     database_url: str = field(
         default="sqlite:///data/realtime.db",
-        metadata={"help": "sqlite:///path (relative to the working directory) or postgresql://user@host/db"},
+        metadata={"help": "sqlite:///path (relative to the working directory) or postgresql://user@host/db; "
+                          "or DATABASE_URL_FILE: a file holding it"},
     )
     broker_url: str = field(
         default="memory://",
@@ -82,10 +87,16 @@ class Settings:
     reuse_port: bool = field(
         default=False, metadata={"help": "listen with SO_REUSEPORT (set for each worker by --workers)"}
     )
-    data_dir: str = field(default="data", metadata={"help": "folder for the SQLite file and dev-mode secrets"})
-    jwt_secret: str = field(default="", metadata={"help": "HS256 key, at least 32 bytes", "secret": True})
+    data_dir: str = field(
+        default="", metadata={"help": "folder of the dev-mode signing key; empty: $XDG_DATA_HOME/realtime-server "
+                                      "(~/.local/share/realtime-server), the same from every working directory"}
+    )
+    jwt_secret: str = field(
+        default="", metadata={"help": "HS256 key, at least 32 bytes; or JWT_SECRET_FILE: a file holding it",
+                              "secret": True}
+    )
     jwt_public_key: str = field(
-        default="", metadata={"help": "PEM public key (or a path to one) for RS256/ES256 tokens"}
+        default="", metadata={"help": "PEM public key, or a path to one (or JWT_PUBLIC_KEY_FILE), for RS256/ES256"}
     )
     jwt_algorithm: str = field(default="", metadata={"help": "HS256 (default with a secret), RS256 or ES256"})
     jwt_audience: str = field(default="", metadata={"help": "required 'aud' claim, when set"})
@@ -156,6 +167,30 @@ class Settings:
     idempotency_ttl_hours: float = field(
         default=24.0, metadata={"help": "hours an Idempotency-Key answer is replayed to retries"}
     )
+    log_level: str = field(default="INFO", metadata={"help": "DEBUG, INFO, WARNING or ERROR"})
+    log_format: str = field(
+        default="text", metadata={"help": "text (one line per record, context as key=value) or json (one object "
+                                          "per line: time, level, logger, message and context fields)"}
+    )
+    metrics_token: str = field(
+        default="", metadata={"help": "bearer token Prometheus sends for GET /metrics on the main port (16+ "
+                                      "characters); empty: /metrics is not served there", "secret": True}
+    )
+    metrics_port: int = field(
+        default=0, metadata={"help": "also serve GET /metrics, without a token, on this port (0: no such listener); "
+                                     "with --workers N, worker listeners take this port and the next N-1"}
+    )
+    metrics_host: str = field(
+        default="127.0.0.1", metadata={"help": "address of the METRICS_PORT listener (loopback by default)"}
+    )
+    node_name: str = field(
+        default="", metadata={"help": "this process's name, the node label of its metrics; empty: the broker's "
+                                      "node id (Redis), else host:pid"}
+    )
+    no_migrate: bool = field(
+        default=False, metadata={"help": "do not migrate the database at start; refuse to start unless it is "
+                                         "current (run realtime-server migrate first)"}
+    )
 
     @property
     def all_room_prefixes(self) -> tuple[str, ...]:
@@ -199,6 +234,14 @@ class Settings:
                 raise ConfigError(f"{name.upper()} must be positive")
         if self.gc_pause_warn_ms < 0:
             raise ConfigError("GC_PAUSE_WARN_MS must be 0 (never) or positive")
+        if self.log_level.upper() not in LOG_LEVELS:
+            raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+        if self.metrics_token and len(self.metrics_token) < MIN_METRICS_TOKEN_CHARS:
+            raise ConfigError(f"METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_CHARS} characters long")
+        if not 0 <= self.metrics_port <= 65535:
+            raise ConfigError("METRICS_PORT must be a TCP port (0: none)")
         for name in ("redis_timeout", "redis_probe_interval", "redis_reconnect_max", "node_heartbeat"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.upper()} must be positive")
@@ -252,8 +295,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(flag_name(f), dest=f.name, type=parse, default=None, help=help_text)
 
 
+def _from_file(name: str, path: str) -> str:
+    """The ``NAME_FILE`` convention (Docker and Kubernetes secrets): the value is the file's content.
+
+    Surrounding whitespace, such as the newline an editor or ``echo`` leaves at the end, is not part of it.
+    """
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read().strip()
+    except OSError as exc:
+        raise ConfigError(f"{name}_FILE: cannot read {path}: {exc.strerror or exc}") from None
+
+
+def default_data_dir(environ: Mapping[str, str]) -> str:
+    """Where dev-mode secrets live when DATA_DIR is not set: one place for the user, whatever the working directory."""
+    base = environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "realtime-server")
+
+
 def load_settings(args: argparse.Namespace | None = None, environ: Mapping[str, str] | None = None) -> Settings:
-    """Build settings from the environment, then flags; raise ConfigError naming the bad variable."""
+    """Build settings from the environment (``NAME`` or ``NAME_FILE``), then flags; raise ConfigError naming
+    the bad variable."""
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     for f in dataclasses.fields(Settings):
@@ -263,12 +325,19 @@ def load_settings(args: argparse.Namespace | None = None, environ: Mapping[str, 
             values[f.name] = flag_value
             continue
         raw = environ.get(env_name(f))
+        file_path = environ.get(env_name(f) + "_FILE")
+        if file_path:
+            if raw:
+                raise ConfigError(f"set {env_name(f)} or {env_name(f)}_FILE, not both")
+            raw = _from_file(env_name(f), file_path)
         if raw is None or raw == "":
             continue
         try:
             values[f.name] = parse(raw)
         except ValueError as exc:
             raise ConfigError(f"{env_name(f)}: {exc}") from None
+    if values.get("dev") and "host" not in values:
+        values["host"] = DEV_HOST  # a laptop's dev server (and its token endpoint) is not for the network
     settings = Settings(**values)
     if settings.jwt_public_key and not settings.jwt_public_key.lstrip().startswith("-----"):
         try:

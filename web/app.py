@@ -29,6 +29,10 @@ def create_app(system: ActorSystem, store: Any = None) -> Flask:
     for blueprint in (ws.bp, sse.bp, status.bp, live_sync.bp, rooms.bp, debug.bp, notifications.bp, dashboard.bp):
         app.register_blueprint(blueprint)
     install_cors(app, system.settings)
+    from . import refusals
+    from .api import metrics as metrics_api
+    app.register_blueprint(metrics_api.bp)  # GET /metrics (and the METRICS_PORT listener: web/server.py)
+    app.register_blueprint(refusals.bp)  # an INFO line for every refused request
 
     @app.errorhandler(RealtimeError)
     def realtime_error(exc: RealtimeError) -> Any:

@@ -14,29 +14,40 @@ import sys  # noqa: E402
 import gevent  # noqa: E402
 from gevent.event import Event  # noqa: E402
 
-from actors.config import Settings, add_arguments, load_settings  # noqa: E402
+from actors.config import Settings, add_arguments, default_data_dir, load_settings  # noqa: E402
 from actors.errors import ConfigError  # noqa: E402
 from actors.tokens import issue_token  # noqa: E402
+from web.logging_setup import configure_logging, log_start  # noqa: E402
 
 log = logging.getLogger("realtime")
 
 DEV_SECRET_FILE = "dev-jwt-secret"
 
 
+def dev_key_path(settings: Settings) -> str:
+    """Where the dev signing key lives: DATA_DIR (absolute), by default the user's data folder, never the
+    working directory, so ``token --dev`` run anywhere signs with the key ``serve --dev`` verifies."""
+    return os.path.join(os.path.abspath(settings.data_dir or default_data_dir(os.environ)), DEV_SECRET_FILE)
+
+
 def _dev_secret(settings: Settings) -> Settings:
-    """In dev mode without JWT_SECRET: reuse or create a key under the data folder, so tokens survive restarts."""
+    """In dev mode without JWT_SECRET: reuse or create the dev key, so tokens survive restarts; say where it is."""
     if settings.jwt_secret or not settings.dev:
         return settings
-    path = os.path.join(settings.data_dir, DEV_SECRET_FILE)
-    if os.path.exists(path):
+    path = dev_key_path(settings)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    try:  # O_EXCL: two commands started at once agree on one key
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
         with open(path, encoding="utf-8") as fh:
             secret = fh.read().strip()
+        print(f"realtime-server: dev key {path}", file=sys.stderr)
     else:
-        os.makedirs(settings.data_dir, exist_ok=True)
         secret = secrets.token_urlsafe(48)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(secret)
+        print(f"realtime-server: created the dev key {path} (serve --dev and token --dev use it from any "
+              "folder; DATA_DIR moves it)", file=sys.stderr)
     return settings.replace(jwt_secret=secret)
 
 
@@ -44,13 +55,7 @@ def _serve(settings: Settings, demo: bool = False) -> int:
     from web.server import RealtimeServer, serve_forever
 
     if settings.dev:
-        admin = issue_token(settings, "1", "ADMIN", ttl=7 * 24 * 3600)
-        employee = issue_token(settings, "2", "EMPLOYEE", ttl=7 * 24 * 3600)
-        banner = "=" * 78
-        log.warning("\n%s\n DEVELOPMENT MODE: not for production.\n JWT key generated and kept in %s\n"
-                    " Origins from localhost are allowed.\n Admin token (sub 1):    %s\n"
-                    " Employee token (sub 2): %s\n%s", banner, os.path.join(settings.data_dir, DEV_SECRET_FILE),
-                    admin, employee, banner)
+        _dev_banner(settings)
     stop = Event()
     gevent.signal_handler(signal.SIGTERM, stop.set)
     gevent.signal_handler(signal.SIGINT, stop.set)
@@ -68,6 +73,52 @@ def _serve(settings: Settings, demo: bool = False) -> int:
     simulator.stop()
     server.stop(1001)
     return 0
+
+
+def _dev_banner(settings: Settings) -> None:
+    """Say loudly that this is dev mode, where the key is and how to get a token; the tokens go to stdout.
+
+    Not to the log: a log is shipped and kept, and a token in it is a credential anyone reading it can use.
+    """
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    url = f"http://{host}:{settings.port}/"
+    exposed = ("listening on 127.0.0.1 only (--host 0.0.0.0 opens it to the network)"
+               if settings.host in ("127.0.0.1", "::1", "localhost")
+               else f"listening on {settings.host}: reachable from the network")
+    banner = "=" * 78
+    log.warning("\n%s\n DEVELOPMENT MODE: not for production.\n %s\n JWT key kept in %s\n"
+                " Origins from localhost are allowed.\n Sign in at %s (sample users), or get a token with:\n"
+                "   realtime-server token --dev --sub 1 --role ADMIN\n%s", banner, exposed,
+                dev_key_path(settings), url, banner)
+    admin = issue_token(settings, "1", "ADMIN", ttl=7 * 24 * 3600)
+    employee = issue_token(settings, "2", "EMPLOYEE", ttl=7 * 24 * 3600)
+    print(f"Admin token (sub 1):    {admin}\nEmployee token (sub 2): {employee}", flush=True)
+
+
+def _migrate(settings: Settings, check: bool) -> int:
+    """``migrate``: apply the missing steps; ``migrate --check``: exit 1 when any is missing, changing nothing."""
+    from store import MIGRATIONS, Store, migrate
+    from web.database_schema import pending_migrations
+    from web.logging_setup import mask_url
+
+    store = Store(settings.database_url)
+    try:
+        missing = pending_migrations(store)
+        where = mask_url(settings.database_url)
+        if check:
+            for step in missing:
+                print(f"pending: {step.version} {step.name}")
+            print(f"{where}: {'not current' if missing else 'current'} ({len(MIGRATIONS) - len(missing)} of "
+                  f"{len(MIGRATIONS)} migrations applied)")
+            return 1 if missing else 0
+        applied = migrate(store)
+        for step in MIGRATIONS:
+            if step.version in applied:
+                print(f"applied: {step.version} {step.name}")
+        print(f"{where}: current ({len(MIGRATIONS)} migrations; {len(applied)} applied now)")
+        return 0
+    finally:
+        store.close()
 
 
 def _token(settings: Settings, args: argparse.Namespace) -> int:
@@ -91,7 +142,6 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the server", description="Run the server. Every flag can "
                                 "also be given as the environment variable named in its help.")
     add_arguments(serve)
-    serve.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"), help="DEBUG, INFO, WARNING")
     serve.add_argument("--demo", action="store_true", help="publish simulated CRM traffic (messages, campaigns, "
                        "leads, alerts, statistics, notifications) so the dashboard at / shows life")
     token = commands.add_parser("token", help="print a signed token", description="Print a token signed with "
@@ -103,17 +153,27 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--private-key", default="", help="PEM private key file for RS256/ES256")
     add_arguments(token)
     token.set_defaults(log_level="WARNING")
+    migrate = commands.add_parser("migrate", help="bring the database schema up to date", description="Apply the "
+                                  "database migrations this version has and the database lacks (serve does this "
+                                  "at start unless --no-migrate). With --check, change nothing: exit 0 when the "
+                                  "database is current, 1 when a migration is pending.")
+    migrate.add_argument("--check", action="store_true", help="only say whether the database is current (exit 0) "
+                         "or not (exit 1)")
+    add_arguments(migrate)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        settings = _dev_secret(load_settings(args))
+        settings = load_settings(args)
+        configure_logging(settings.log_level, settings.log_format)
+        if args.command == "migrate":  # needs the database, not the signing key
+            return _migrate(settings, args.check)
+        settings = _dev_secret(settings)
         settings.validate()
         if args.command == "serve":
+            log_start(settings, "serve")
             return _serve(settings, demo=args.demo)
         return _token(settings, args)
     except ConfigError as exc:

@@ -17,7 +17,9 @@ from actors import ActorSystem, Settings
 from store import Store, migrate
 from store.notifications import StoredNotifications
 
+from .api.metrics import start_metrics_listener
 from .app import create_app
+from .database_schema import require_current
 from .http_headers import parse_request_headers
 from .streams.ws import handshake_gate, run_admitted
 
@@ -72,6 +74,7 @@ class RealtimeServer:
         self.system: ActorSystem | None = None
         self.http: WSGIServer | None = None
         self.app: Flask | None = None
+        self.metrics_http: WSGIServer | None = None
 
     @property
     def port(self) -> int:
@@ -82,7 +85,10 @@ class RealtimeServer:
         settings = self.settings
         self.store = Store(settings.database_url)
         try:
-            migrate(self.store)
+            if settings.no_migrate:
+                require_current(self.store)  # --no-migrate: a separate `realtime-server migrate` step applies them
+            else:
+                migrate(self.store)
             self.system = ActorSystem(settings, StoredNotifications(self.store)).start()
         except Exception:
             self.store.close()
@@ -97,6 +103,7 @@ class RealtimeServer:
                                error_log=logging.getLogger("realtime.http"), backlog=settings.listen_backlog)
         self.http.pre_start_hook = lambda handler: handshake_gate(system, handler.environ)  # type: ignore[attr-defined]
         self.http.start()
+        self.metrics_http = start_metrics_listener(system)  # METRICS_PORT, when set
         log.info("listening on http://%s:%d (database %s%s)", settings.host, self.port,
                  _safe_url(settings.database_url), ", debug tracing on" if settings.websocket_debug else "")
         return self
@@ -105,6 +112,8 @@ class RealtimeServer:
         """Stop accepting, close every socket with ``code``, stop the actors, close the database."""
         if self.http is not None:
             self.http.close()
+        if self.metrics_http is not None:
+            self.metrics_http.stop(timeout=1)
         if self.system is not None:
             self.system.stop(code, timeout=max(2.0, self.settings.close_timeout * 2))
         if self.http is not None:

@@ -15,6 +15,7 @@ import gevent
 
 from ..errors import BadRequest, Forbidden, RealtimeError, Unauthorized, UnknownType
 from ..identity import Identity
+from ..observability.log_context import close_fields, connection_fields, frame_fields
 from ..protocol.frames import CLIENT_TYPES, FrameId, error_frame, server_frame, unsubscribed_frame
 from ..protocol.positions import Since, parse_since
 from ..protocol.rooms import parse_room
@@ -70,6 +71,9 @@ class ConnectionActor(TracedActor):
         self._arm_expiry(self.identity.exp)
         if self.reader is not None:
             self.reader.start()
+        self.ctx.metrics.sse_connections += not self.inline  # SSE streams run on their own greenlet
+        log.info("connected", extra=connection_fields(self.connection_id, self.identity,
+                                                      transport="websocket" if self.inline else "sse"))
 
     def stopping(self) -> None:
         if self.reader is not None:
@@ -112,7 +116,9 @@ class ConnectionActor(TracedActor):
 
     def _gone(self) -> None:
         self.outlet.closing = True  # no new frames; what is queued (a close frame) is still written
-        self.ctx.metrics.connections -= 1
+        self.ctx.metrics.disconnected(self.outlet.close_code, sse=not self.inline)
+        log.info("disconnected", extra=connection_fields(self.connection_id, self.identity,
+                                                         **close_fields(self.outlet.close_code)))
         hub = self.ctx.hub
         if hub is not None:
             self.send(hub, UnregisterConnection(self.connection_id, tuple(self.rooms)), "hub")
@@ -135,6 +141,9 @@ class ConnectionActor(TracedActor):
                 raise BadRequest("'id' must be a string or a number", fields={"id": "must be a string or number"})
             self._dispatch(frame["type"], frame["data"], frame_id)
         except RealtimeError as exc:
+            self.ctx.metrics.refused(exc.code)
+            log.info("refused: %s", exc.message, extra=connection_fields(self.connection_id, self.identity,
+                                                                         code=exc.code, **frame_fields(text)))
             self._answer(text_frame(error_frame(exc.code, exc.message, frame_id)))
 
     def _answer(self, frame: bytes) -> None:

@@ -155,6 +155,8 @@ class NotificationService(TracedActor):
             for message in batch:
                 message.reply.set(Failure(Unavailable(f"the notification could not be stored: {exc}")))
         else:
+            self.ctx.metrics.notifications_created += sum(
+                len(o.body["notifications"]) for o in outcomes if o.error is None and not o.replayed)
             for message, outcome in zip(batch, outcomes, strict=True):
                 message.reply.set(outcome if outcome.error is None else Failure(outcome.error))
             self._push(outcomes)

@@ -1,13 +1,23 @@
-"""Process-wide counters read by ``GET /api/ws``.
+"""Process-wide counters read by ``GET /api/ws`` and, at scrape time, by ``GET /metrics``.
 
 Plain integers on one object: every actor runs on the one gevent thread, so an increment is
-atomic, and a counter costs one attribute add on the hot path.
+atomic, and a counter costs one attribute add on the hot path. Nothing here formats or exports:
+``prometheus.py`` reads these when Prometheus asks, so an unscraped server pays nothing more.
 """
 
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections import deque
+
+PUBLISH_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+"""Upper bounds (seconds) of the publish-duration histogram: a publish to a room of a few sockets
+takes well under a millisecond here; one to 10,000 sockets, tens of milliseconds."""
+
+NO_CLOSE_FRAME = 1006
+"""The close code recorded for a connection that ended without a close frame (RFC 6455's 1006):
+a dropped network, a heartbeat cut, a browser closing an SSE stream."""
 
 
 class TypeCounts:
@@ -31,7 +41,8 @@ class Metrics:
 
     __slots__ = ("started", "frames_in", "frames_out", "bytes_out", "connections", "connections_total",
                  "events_published", "slow_consumers_closed", "write_timeouts", "rate_limited",
-                 "flush_delays", "by_type")
+                 "flush_delays", "by_type", "sse_connections", "refusals", "disconnects", "recoveries",
+                 "notifications_created", "publish_buckets", "publish_seconds")
 
     def __init__(self) -> None:
         self.started = time.monotonic()
@@ -46,6 +57,39 @@ class Metrics:
         self.rate_limited = 0
         self.flush_delays: deque[float] = deque(maxlen=2048)
         self.by_type: dict[str, TypeCounts] = {}
+        self.sse_connections = 0
+        """Of ``connections``, the SSE streams (the rest are WebSockets)."""
+        self.refusals: dict[str, int] = {}
+        """ERROR frames answered to clients, by code (RATE_LIMITED is ``rate_limited``)."""
+        self.disconnects: dict[int, int] = {}
+        """Ended connections by close code (``NO_CLOSE_FRAME`` when there was none)."""
+        self.recoveries = [0, 0]
+        """SUBSCRIBE with ``since``: [not recovered, recovered]."""
+        self.notifications_created = 0
+        self.publish_buckets = [0] * (len(PUBLISH_BUCKETS) + 1)
+        """Waited-for publishes by duration: one count per bucket of ``PUBLISH_BUCKETS``, then +Inf."""
+        self.publish_seconds = 0.0
+
+    def refused(self, code: str) -> None:
+        self.refusals[code] = self.refusals.get(code, 0) + 1
+
+    def disconnected(self, code: int | None, sse: bool) -> None:
+        """A connection ended: counted by its close code; ``connections`` goes down here too."""
+        code = NO_CLOSE_FRAME if code is None else code
+        self.disconnects[code] = self.disconnects.get(code, 0) + 1
+        self.connections -= 1
+        if sse:
+            self.sse_connections -= 1
+
+    def recovery(self, recovered: bool | None) -> None:
+        """A SUBSCRIBE's answer: ``recovered`` is None when the client did not ask to recover."""
+        if recovered is not None:
+            self.recoveries[recovered] += 1
+
+    def published_in(self, seconds: float) -> None:
+        """One publish, from the call that accepted it to the room's answer that its fan-out is done."""
+        self.publish_buckets[bisect_left(PUBLISH_BUCKETS, seconds)] += 1
+        self.publish_seconds += seconds
 
     def of(self, type_: str) -> TypeCounts:
         counts = self.by_type.get(type_)

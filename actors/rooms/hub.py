@@ -229,6 +229,7 @@ class Hub(TracedActor):
         recovered = None
         if message.since is not None:  # nothing was ever published here: recovered if it is this incarnation
             recovered = message.since.epoch == position.epoch and message.since.offset == 0
+            self.ctx.metrics.recovery(recovered)
         message.outlet.offer(text_frame(subscribed_frame(message.room, position.epoch, 0, recovered, message.frame_id)),
                              now=True)  # a dormant room has nothing to replay: the answer is all
 

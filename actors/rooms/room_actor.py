@@ -258,6 +258,7 @@ class RoomActor(TracedActor):
         replay_or_none = (self._missed_since(message.since, position, already_since)
                           if message.since is not None else None)
         recovered = None if message.since is None else replay_or_none is not None
+        self.ctx.metrics.recovery(recovered)
         # the replay, or else the latest superseding values (statistics, progress) so a widget fills at once
         replay = (replay_or_none if replay_or_none is not None
                   else [publication.frame for publication in self._broker.latest(self.room)])

@@ -6,12 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, send_from_directory
+from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory
 
-from actors.errors import NotFound
+from actors.errors import Forbidden, NotFound
 from actors.tokens import issue_token
 
 from ..auth import system
+from ..dev_mode import from_this_machine
 
 bp = Blueprint("dashboard", __name__)
 
@@ -54,6 +55,9 @@ def dev_tokens() -> Any:
     settings = system().settings
     if not settings.dev or not settings.algorithm.startswith("HS"):
         raise NotFound("sample tokens exist only in --dev mode")
+    if not from_this_machine(request.environ):  # an ADMIN token for anyone on the network otherwise
+        raise Forbidden("sample tokens are given only to browsers on the server's machine (127.0.0.1, ::1); "
+                        "elsewhere run: realtime-server token --dev --sub 1 --role ADMIN")
     users = [{**user, "token": issue_token(settings, user["sub"], user["role"], ttl=DEV_TOKEN_TTL)}
              for user in SAMPLE_USERS]
     return jsonify({"users": users, "ttl": DEV_TOKEN_TTL})

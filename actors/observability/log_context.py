@@ -1,0 +1,70 @@
+"""Context fields for log lines about one connection: who, which room, why it ended.
+
+A log line is read by someone who was not there: "disconnected" alone says nothing, "disconnected
+connection_id=… user_id=42 code=4008 reason=slow consumer" says what happened to whom. The fields
+travel as the record's ``extra`` attributes, so the text formatter can append them and the JSON
+formatter can make them keys (``web/logging_setup.py``). Never a token: the fields are ids, codes
+and room names, chosen here, not copied from what a client sent.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..identity import Identity
+from .metrics import NO_CLOSE_FRAME
+
+CONTEXT_FIELDS = ("connection_id", "user_id", "role", "transport", "room", "frame", "code", "reason", "trace_id")
+"""Record attributes that are context, in the order a text line shows them."""
+
+CLOSE_REASONS = {
+    1000: "normal close",
+    1001: "going away (server shutdown or browser left the page)",
+    1002: "protocol error",
+    1003: "unsupported data",
+    1005: "no status code",
+    1006: "connection dropped without a close frame",
+    1007: "invalid UTF-8",
+    1008: "policy violation (rate limit)",
+    1009: "message too big",
+    1011: "server error",
+    4001: "token expired",
+    4008: "slow consumer",
+    4010: "insufficient state",
+}
+
+_MAX_FIELD = 100
+
+
+def connection_fields(connection_id: str, identity: Identity, **more: Any) -> dict[str, Any]:
+    """``extra`` for a connection's log line: its id, its user and role, and whatever ``more`` says."""
+    return {"connection_id": connection_id, "user_id": identity.user_id, "role": identity.role, **more}
+
+
+def close_fields(code: int | None) -> dict[str, Any]:
+    """The close code of an ended connection (``NO_CLOSE_FRAME`` when none) and what it means."""
+    code = NO_CLOSE_FRAME if code is None else code
+    return {"code": code, "reason": CLOSE_REASONS.get(code, "application close" if code >= 3000 else "other")}
+
+
+def frame_fields(text: str | None) -> dict[str, Any]:
+    """The type and room of a refused client frame, when it has them (a refusal is rare: parsing again is fine).
+
+    Only these two, cut short: an ``AUTH`` frame's token, or anything else a client sent, never reaches a log.
+    """
+    if text is None:
+        return {"frame": "binary"}
+    try:
+        frame = json.loads(text)
+    except ValueError:
+        return {"frame": "not JSON"}
+    if not isinstance(frame, dict):
+        return {"frame": "not an object"}
+    fields: dict[str, Any] = {}
+    if isinstance(frame.get("type"), str):
+        fields["frame"] = frame["type"][:_MAX_FIELD]
+    data = frame.get("data")
+    if isinstance(data, dict) and isinstance(data.get("room"), str):
+        fields["room"] = data["room"][:_MAX_FIELD]
+    return fields

@@ -1,0 +1,183 @@
+"""``GET /metrics``: scraped over real HTTP after real socket traffic, parsed as Prometheus parses it."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+import requests
+import websocket
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.client import SseClient, WsClient
+from tests.conftest import token, wait_until
+
+METRICS_TOKEN = "scrape-token-0123456789"
+AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+
+def scrape(port: int, headers: dict[str, str] | None = AUTH) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of one scrape: (name, sorted labels without node) -> value; all carry the same node."""
+    response = requests.get(f"http://127.0.0.1:{port}/metrics", headers=headers, timeout=5)
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"].startswith("text/plain")
+    samples = {}
+    nodes = set()
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            labels = dict(sample.labels)
+            nodes.add(labels.pop("node", None))
+            samples[(sample.name, tuple(sorted(labels.items())))] = sample.value
+    assert len(nodes) == 1 and None not in nodes, f"every sample carries one node label: {nodes}"
+    samples[("node", ())] = nodes.pop()
+    return samples
+
+
+def value(samples, name, **labels) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def post(server, path, body, sub="1", role="ADMIN", headers=None):
+    return requests.post(f"http://127.0.0.1:{server.port}{path}", json=body, timeout=5,
+                         headers={"Authorization": f"Bearer {token(sub, role)}", **(headers or {})})
+
+
+def test_metrics_are_not_served_without_a_token_or_a_port(server):
+    response = requests.get(f"http://127.0.0.1:{server.port}/metrics", timeout=5)
+    assert response.status_code == 404
+    message = response.json()["error"]["message"]
+    assert "METRICS_TOKEN" in message and "METRICS_PORT" in message
+
+
+def test_the_main_port_wants_the_metrics_token(start_server):
+    server = start_server(metrics_token=METRICS_TOKEN)
+    url = f"http://127.0.0.1:{server.port}/metrics"
+    assert requests.get(url, timeout=5).status_code == 401
+    assert requests.get(url, headers={"Authorization": "Bearer wrong-token-0123456789"}, timeout=5).status_code == 401
+    # a user's JWT is not the metrics token either, not even an admin's
+    assert requests.get(url, headers={"Authorization": f"Bearer {token('1', 'ADMIN')}"}, timeout=5).status_code == 401
+    samples = scrape(server.port)
+    assert value(samples, "realtime_connections", transport="websocket") == 0
+    assert samples[("node", ())] == f"{socket.gethostname()}:{os.getpid()}"  # the default: host:pid
+    assert value(samples, "process_cpu_seconds_total") > 0  # prometheus_client's process metrics, labelled too
+    assert any(name == "python_gc_collections_total" for name, _ in samples)
+
+
+def test_the_figures_move_with_real_traffic(start_server):
+    server = start_server(metrics_token=METRICS_TOKEN, node_name="node-a")
+    before = scrape(server.port)
+    assert before[("node", ())] == "node-a"
+
+    # two WebSockets and one SSE stream
+    alice = WsClient.open(server.port, token("42", "EMPLOYEE"))
+    assert alice.recv()["type"] == "CONNECTED"
+    bob = WsClient.open(server.port, token("43", "EMPLOYEE"))
+    assert bob.recv()["type"] == "CONNECTED"
+    stream = SseClient(server.port, token("44", "EMPLOYEE"), rooms="lead:9")
+    assert stream.next_of("SUBSCRIBED")
+    # refusals: a SUBSCRIBE to another user's room (FORBIDDEN), a bad room name, a handshake with a bad token
+    alice.send("SUBSCRIBE", {"room": "user:99"}, id="f")
+    assert alice.recv()["data"]["code"] == "FORBIDDEN"
+    alice.send("SUBSCRIBE", {"room": "nope:1"}, id="i")
+    assert alice.recv()["data"]["code"] == "INVALID_ROOM"
+    with pytest.raises(websocket.WebSocketBadStatusException):
+        WsClient.open(server.port, "not-a-token")
+    # events published over REST to a room with two members
+    alice.send("SUBSCRIBE", {"room": "lead:9"}, id="s")
+    subscribed = alice.recv()
+    for n in range(3):
+        assert post(server, "/api/live-sync", {"type": "LEAD_UPDATED", "room": "lead:9",
+                                               "data": {"leadId": "9", "n": n}}).status_code == 202
+        assert alice.recv()["type"] == "LEAD_UPDATED"
+        assert stream.next_of("LEAD_UPDATED")
+    # recoveries: one that can be replayed, one from an epoch the room never had
+    bob.send("SUBSCRIBE", {"room": "lead:9", "since": {"epoch": subscribed["data"]["epoch"], "offset": 1}}, id="r")
+    assert bob.recv()["data"]["recovered"] is True
+    bob.send("SUBSCRIBE", {"room": "lead:10", "since": {"epoch": "000000000000", "offset": 4}}, id="x")
+    assert bob.recv_until(lambda f: f["data"].get("ref") == "x")["data"]["recovered"] is False
+    # a notification created over REST, committed to the database
+    assert post(server, "/api/notifications", {"userId": "42", "title": "t", "message": "m",
+                                               "type": "SYSTEM"}).status_code == 201
+
+    during = scrape(server.port)
+    assert value(during, "realtime_connections", transport="websocket") == 2
+    assert value(during, "realtime_connections", transport="sse") == 1
+    assert value(during, "realtime_rooms") >= 6  # user:42, 43, 44, role:EMPLOYEE, lead:9, lead:10
+    assert value(during, "realtime_events_published_total", type="LEAD_UPDATED") == 3
+    assert value(during, "realtime_messages_sent_total", type="LEAD_UPDATED") == 6  # 3 events x 2 members
+    assert value(during, "realtime_publish_duration_seconds_count") == \
+        value(before, "realtime_publish_duration_seconds_count") + 3
+    assert 0 < value(during, "realtime_publish_duration_seconds_sum") < 5
+    assert value(during, "realtime_publish_duration_seconds_bucket", le="+Inf") == \
+        value(during, "realtime_publish_duration_seconds_count")
+    for code in ("FORBIDDEN", "INVALID_ROOM", "UNAUTHORIZED"):
+        assert value(during, "realtime_client_refusals_total", code=code) == \
+            value(before, "realtime_client_refusals_total", code=code) + 1, code
+    assert value(during, "realtime_recoveries_total", recovered="true") == 1
+    assert value(during, "realtime_recoveries_total", recovered="false") == 1
+    assert value(during, "realtime_notifications_created_total") == 1
+    assert value(during, "realtime_broker_errors_total") == 0
+    assert value(during, "realtime_connections_opened_total") == 3
+
+    # disconnects by close code: a client's 1000, a dropped TCP connection (no close frame), the SSE stream
+    alice.ws.close(status=1000)
+    bob.ws.sock.shutdown(socket.SHUT_RDWR)
+    bob.ws.sock.close()
+    stream.close()
+    wait_until(lambda: server.system.metrics.connections == 0)
+    after = scrape(server.port)
+    assert value(after, "realtime_connections", transport="websocket") == 0
+    assert value(after, "realtime_connections", transport="sse") == 0
+    assert value(after, "realtime_disconnects_total", code="1000") == 1
+    assert value(after, "realtime_disconnects_total", code="1006") == 2  # bob's dropped socket, the SSE stream
+
+
+def test_gc_pauses_are_exported(start_server):
+    import gc
+
+    server = start_server(metrics_token=METRICS_TOKEN)
+    before = scrape(server.port)
+    gc.collect()
+    after = scrape(server.port)
+    assert value(after, "realtime_gc_pause_seconds_count", generation="2") >= \
+        value(before, "realtime_gc_pause_seconds_count", generation="2") + 1
+    assert value(after, "realtime_gc_pause_seconds_sum", generation="2") > \
+        value(before, "realtime_gc_pause_seconds_sum", generation="2")
+    assert value(after, "realtime_gc_pause_max_seconds", generation="2") > 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_metrics_port_serves_without_a_token_on_loopback_and_closes_with_the_server(start_server):
+    port = free_port()
+    server = start_server(metrics_port=port)
+    assert server.metrics_http is not None and server.metrics_http.address[0] == "127.0.0.1"
+    client = WsClient.open(server.port, token("42", "EMPLOYEE"))
+    assert client.recv()["type"] == "CONNECTED"
+    samples = scrape(port, headers=None)
+    assert value(samples, "realtime_connections", transport="websocket") == 1
+    assert requests.get(f"http://127.0.0.1:{port}/api/ws", timeout=5).status_code == 404  # /metrics alone
+    # the main port still keeps them to itself (no METRICS_TOKEN)
+    assert requests.get(f"http://127.0.0.1:{server.port}/metrics", timeout=5).status_code == 404
+    client.close()
+    server.stop()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{port}/metrics", timeout=2)
+
+
+def test_each_server_process_scrapes_under_its_own_node_label(start_server):
+    """Two servers (as two workers would be): each scrape shows its own node and only its own figures."""
+    first = start_server(metrics_token=METRICS_TOKEN, node_name="worker-1")
+    second = start_server(metrics_token=METRICS_TOKEN, node_name="worker-2")
+    client = WsClient.open(second.port, token("42", "EMPLOYEE"))
+    assert client.recv()["type"] == "CONNECTED"
+    one, two = scrape(first.port), scrape(second.port)
+    assert (one[("node", ())], two[("node", ())]) == ("worker-1", "worker-2")
+    assert value(one, "realtime_connections", transport="websocket") == 0
+    assert value(two, "realtime_connections", transport="websocket") == 1
+    client.close()
