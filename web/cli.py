@@ -173,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = _dev_secret(settings)
         settings.validate()
         if args.command == "serve":
+            if settings.workers > 1:  # the supervisor: N whole servers sharing the port (web/workers.py)
+                from web.workers import supervise
+
+                return supervise(settings, list(sys.argv[1:] if argv is None else argv))
             log_start(settings, "serve")
             return _serve(settings, demo=args.demo)
         return _token(settings, args)

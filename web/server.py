@@ -98,7 +98,10 @@ class RealtimeServer:
         self.app = app = create_app(system, self.store)
         handler = type("Handler", (_Handler,), {"send_buffer": settings.socket_send_buffer, "system": system})
         # a Pool, so that stop() can end keep-alive handlers too (the default spawner keeps no list)
-        self.http = WSGIServer((settings.host, settings.port), app, handler_class=handler,
+        listener: Any = (settings.host, settings.port)
+        if settings.reuse_port:  # --workers: every worker listens on the port, the kernel spreads connections
+            listener = reuse_port_listener(settings.host, settings.port, settings.listen_backlog)
+        self.http = WSGIServer(listener, app, handler_class=handler,
                                log=None, spawn=Pool(),
                                error_log=logging.getLogger("realtime.http"), backlog=settings.listen_backlog)
         self.http.pre_start_hook = lambda handler: handshake_gate(system, handler.environ)  # type: ignore[attr-defined]
@@ -121,6 +124,20 @@ class RealtimeServer:
         if self.store is not None:
             self.store.close()
         log.info("stopped")
+
+
+def reuse_port_listener(host: str, port: int, backlog: int) -> Any:
+    """A listening socket with SO_REUSEPORT, so several worker processes accept on one port."""
+    from gevent import socket as gsocket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = gsocket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(backlog)
+    sock.setblocking(False)
+    return sock
 
 
 def _tune_gc(young_threshold: int) -> None:

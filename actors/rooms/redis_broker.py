@@ -76,8 +76,12 @@ if not epoch then
   redis.call('del', KEYS[2], KEYS[3])
   redis.call('hset', KEYS[1], 'e', epoch, 's', 0)
 end
-redis.call('expire', KEYS[1], ARGV[3])
 local top = tonumber(redis.call('hget', KEYS[1], 's') or '0')
+if top == 0 then
+  redis.call('expire', KEYS[1], ARGV[5])
+else
+  redis.call('expire', KEYS[1], ARGV[3])
+end
 local now = redis.call('time')
 local ms = string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000))
 local since = tonumber(ARGV[1])
@@ -88,7 +92,13 @@ end
 return {epoch, top, ms, entries}
 """
 """KEYS: meta, stream, latest. ARGV: since offset (-1: the position only), epoch if new, meta TTL s, the epoch
-the caller names ('' for any). Returns epoch, top offset, Redis's clock in ms, the stream entries after since."""
+the caller names ('' for any), TTL s of the meta of a room without events. Returns epoch, top offset, Redis's
+clock in ms, the stream entries after since.
+
+Asking a room's position creates its epoch (every process must tell its subscribers the same one), but a
+room that never carries an event (most user rooms) keeps it only ``HISTORY_SECONDS`` after the last
+asking: 10,000 users connecting leave no keys behind. Should it expire under subscribers, the next event
+starts a new epoch from offset 1, which a room that fanned nothing out follows without loss."""
 
 
 def _redis_module() -> Any:
@@ -124,6 +134,7 @@ class RedisBroker:
         self._history_size = history_size
         self._history_ms = max(1, int(history_seconds * 1000))
         self._meta_ttl = max(1, int(meta_ttl))
+        self._empty_ttl = max(1, int(history_seconds))
         self._timeout = timeout
         # one retry, on a fresh connection, when a pooled one turns out dead (Redis restarted): only for
         # ConnectionError, never a timeout, after which the script may have run and a retry would number twice
@@ -229,7 +240,8 @@ class RedisBroker:
     def _read_room(self, room: str, since: int, epoch: str) -> tuple[str, int, int, list[Any]]:
         try:
             epoch_bytes, top, now_ms, entries = self._read(keys=self._keys(room),
-                                                           args=[since, new_epoch(), self._meta_ttl, epoch])
+                                                           args=[since, new_epoch(), self._meta_ttl, epoch,
+                                                                 self._empty_ttl])
         except self._errors as exc:
             raise self._unavailable(exc) from None
         return epoch_bytes.decode(), int(top), int(now_ms), entries
@@ -245,7 +257,8 @@ class RedisBroker:
         return Unavailable(f"the broker (Redis at {safe_url(self.url)}) is unavailable: {exc}")
 
     def _pubsub_connection(self, read_timeout: float) -> Any:
-        kwargs = {**self.pool.connection_kwargs, "socket_timeout": read_timeout}
+        kwargs = {**self.pool.connection_kwargs, "socket_timeout": read_timeout,
+                  "client_name": f"{self._prefix}pubsub:{self.node_id}"}  # CLIENT LIST names whose it is
         return self.pool.connection_class(**kwargs)
 
     def _message(self, channel: bytes, payload: bytes) -> None:
@@ -269,7 +282,8 @@ class RedisBroker:
             try:
                 with self.client.pipeline(transaction=False) as pipe:
                     for room in batch:
-                        self._read(keys=self._keys(room), args=[-1, new_epoch(), self._meta_ttl, ""], client=pipe)
+                        self._read(keys=self._keys(room), args=[-1, new_epoch(), self._meta_ttl, "", self._empty_ttl],
+                                   client=pipe)
                     answers = pipe.execute()
             except self._errors as exc:
                 log.warning("checkpointing %d rooms after a reconnect failed: %s", len(batch), exc)

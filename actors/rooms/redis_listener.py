@@ -157,7 +157,7 @@ class RedisListener:
             self._resubscribed()
         self._prober = gevent.spawn(self._probe, conn)
         while True:
-            reply = conn.read_response()
+            reply = conn.read_response(push_request=True)  # hiredis hands PUB/SUB replies as pushes
             self.last_heard = time.monotonic()
             if not isinstance(reply, list) or not reply:
                 continue  # PONG before the first subscription

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
-from actors.errors import BadRequest
+from actors.errors import BadRequest, Unavailable
 
 from ..auth import require_role, system
 from ..json_body import json_object, json_response
@@ -16,6 +16,17 @@ bp = Blueprint("live_sync", __name__)
 
 def _publisher() -> None:
     require_role(*system().settings.publisher_roles)
+
+
+def _unavailable(exc: Unavailable) -> Any:
+    """503 with ``Retry-After``: the event was not stored (the broker is down, or the server is stopping).
+
+    Never a 202 for an event that was not stored, and nothing is buffered: the caller retries.
+    """
+    response = jsonify({"error": exc.to_dict()})
+    response.status_code = exc.http_status
+    response.headers["Retry-After"] = str(system().settings.retry_after)
+    return response
 
 
 @bp.post("/api/live-sync")
@@ -33,7 +44,10 @@ def publish() -> Any:
         fields["data"] = "must be an object"
     if fields:
         raise BadRequest("invalid event", fields=fields)
-    return json_response(system().publish(type_, data, room), 202)
+    try:
+        return json_response(system().publish(type_, data, room), 202)
+    except Unavailable as exc:
+        return _unavailable(exc)
 
 
 @bp.get("/api/live-sync")
@@ -54,4 +68,7 @@ def stats() -> Any:
         raise BadRequest("expected {\"stats\": {...}} (and optionally \"room\") or {\"recompute\": true}",
                          fields={"stats": "must be an object"} if not isinstance(figures, dict)
                          else {"room": "must be a string"})
-    return jsonify(system().push_stats(figures, room)), 202
+    try:
+        return jsonify(system().push_stats(figures, room)), 202
+    except Unavailable as exc:
+        return _unavailable(exc)

@@ -1,4 +1,5 @@
-"""``GET /api/ws`` (server status for any authenticated caller) and ``GET /healthz`` (for load balancers)."""
+"""``GET /api/ws`` (server status for any authenticated caller), ``GET /healthz`` and ``GET /readyz`` (for load
+balancers: alive, and able to take publishes and hear other processes' events)."""
 
 from __future__ import annotations
 
@@ -21,3 +22,16 @@ def status() -> Any:
 def health() -> Any:
     running = system().running
     return jsonify({"ok": running}), 200 if running else 503
+
+
+@bp.get("/readyz")
+def ready() -> Any:
+    """200 while the server runs and its broker is reachable; 503 otherwise (the sockets stay open meanwhile).
+
+    A process whose PUB/SUB connection is down still serves its sockets, but misses other processes'
+    events until it reconnects: a load balancer should send new clients elsewhere.
+    """
+    running = system()
+    ready = running.broker_ready()
+    broker = running.broker.describe() if running.broker is not None else None
+    return jsonify({"ready": ready, "broker": broker}), 200 if ready else 503

@@ -140,7 +140,7 @@ def test_own_publications_are_not_handed_back_to_the_receiver(brokers, room):
     broker.subscribe(room)
     publish(broker, room, 1)
     gevent.sleep(0.05)  # a network broker would have echoed by now
-    assert brokers.received == []
+    assert [p for p in brokers.received if isinstance(p, Publication)] == []  # checkpoints may come
 
 
 # --- history after a position --------------------------------------------------------------------
