@@ -102,9 +102,14 @@ def _migrate(settings: Settings, check: bool) -> int:
     from web.logging_setup import mask_url
 
     store = Store(settings.database_url)
+    where = mask_url(settings.database_url)
     try:
-        missing = pending_migrations(store)
-        where = mask_url(settings.database_url)
+        try:
+            missing = pending_migrations(store)
+        except Exception as exc:  # noqa: BLE001  (unreachable, refused, wrong schema: not "pending", which is 1)
+            print(f"realtime-server: cannot read the database {where}: {str(exc).strip().splitlines()[0]}",
+                  file=sys.stderr)
+            return 2
         if check:
             for step in missing:
                 print(f"pending: {step.version} {step.name}")

@@ -98,6 +98,8 @@ def test_dev_mode_keeps_one_key_for_every_folder_and_says_where(tmp_path):
         status = requests.get(f"http://127.0.0.1:{port}/api/ws", timeout=5,
                               headers={"Authorization": f"Bearer {token.stdout.strip()}"})
         assert status.status_code == 200  # the server accepts it: one key, wherever the command ran
+        for page in ("/", "/admin"):  # the sign-in pages' hint shows the command that works
+            assert "realtime-server token --dev --sub" in requests.get(f"http://127.0.0.1:{port}{page}", timeout=5).text
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=15) == 0
         out, log = proc.stdout.read(), proc.stderr.read()
@@ -259,6 +261,10 @@ def test_migrate_and_migrate_check(tmp_path):
     assert current.returncode == 0 and f"current ({len(MIGRATIONS)} of {len(MIGRATIONS)}" in current.stdout
     again = migrate_cmd(tmp_path)
     assert again.returncode == 0 and "0 applied now" in again.stdout
+    # a database it cannot reach is not "pending" (1): 2, and the password stays out of the message
+    unreachable = migrate_cmd(tmp_path, "--check", url="postgresql://app:hunter2@127.0.0.1:1/app")
+    assert unreachable.returncode == 2 and "cannot read the database" in unreachable.stderr
+    assert "hunter2" not in unreachable.stderr and "app:***@" in unreachable.stderr
 
 
 def test_migrate_check_on_postgresql(tmp_path, postgres_url):

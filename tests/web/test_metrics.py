@@ -181,3 +181,26 @@ def test_each_server_process_scrapes_under_its_own_node_label(start_server):
     assert value(one, "realtime_connections", transport="websocket") == 0
     assert value(two, "realtime_connections", transport="websocket") == 1
     client.close()
+
+
+def test_the_grafana_dashboard_asks_only_for_metrics_the_server_exports(start_server):
+    import json
+    import re
+    from pathlib import Path
+
+    dashboard = json.loads((Path(__file__).resolve().parents[2] / "docs" / "grafana-dashboard.json").read_text())
+    asked = {name for panel in dashboard["panels"] for target in panel["targets"]
+             for name in re.findall(r"\b((?:realtime|process)_[a-z_]+)\b", target["expr"])}
+    assert len(asked) >= 15
+    server = start_server(metrics_token=METRICS_TOKEN)
+    text = requests.get(f"http://127.0.0.1:{server.port}/metrics", headers=AUTH, timeout=5).text
+    exported = set()
+    for family in text_string_to_metric_families(text):
+        exported.add(family.name)
+        exported.update(sample.name for sample in family.samples)
+    exported.update(f"{name}_total" for name in list(exported))  # counters: the family name lacks _total
+    for suffix in ("_bucket", "_sum", "_count"):
+        exported.update(f"{name}{suffix}" for name in list(exported))
+    assert asked <= exported, f"the dashboard asks for what no scrape has: {sorted(asked - exported)}"
+    node_variable = dashboard["templating"]["list"][1]
+    assert node_variable["name"] == "node" and "realtime_connections, node" in node_variable["query"]["query"]

@@ -34,6 +34,9 @@ from ..auth import system, token_from
 bp = Blueprint("metrics", __name__)
 log = logging.getLogger("realtime.metrics")
 
+MAX_WORKER_PORTS = 64
+"""Ports a worker tries from METRICS_PORT on (more workers than cores is no use on any machine we know)."""
+
 _REGISTRIES: weakref.WeakKeyDictionary[ActorSystem, CollectorRegistry] = weakref.WeakKeyDictionary()
 
 
@@ -85,14 +88,15 @@ def start_metrics_listener(system_: ActorSystem) -> WSGIServer | None:
     """The ``METRICS_PORT`` listener, or None when it is not configured.
 
     With ``--workers N`` every worker is a process of its own with its own figures; each takes the
-    first free port of ``METRICS_PORT`` .. ``METRICS_PORT + N - 1``, so Prometheus scrapes N targets
-    and tells them apart by their ``node`` label.
+    first free port from ``METRICS_PORT`` on (``METRICS_PORT`` .. ``METRICS_PORT + N - 1`` while all
+    run), so Prometheus scrapes N targets and tells them apart by their ``node`` label. A worker does
+    not know N (the supervisor starts each as a plain ``serve --reuse-port``), hence the bounded search.
     """
     settings = system_.settings
     if not settings.metrics_port:
         return None
     app = _only_metrics(make_wsgi_app(registry_of(system_)))
-    tries = max(1, getattr(settings, "workers", 1))
+    tries = max(settings.workers, MAX_WORKER_PORTS if settings.reuse_port else 1)
     for port in range(settings.metrics_port, settings.metrics_port + tries):
         listener = WSGIServer((settings.metrics_host, port), app, log=None,
                               error_log=logging.getLogger("realtime.http"))
