@@ -11,7 +11,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import time
+from collections import deque
+from importlib import metadata
 from typing import Any
 
 import gevent
@@ -46,7 +49,7 @@ from .publishing.coalescer import Coalescer
 from .publishing.event_service import EventService
 from .publishing.router import PublishAnswer, Router
 from .publishing.statistics import load_provider
-from .rooms.actor_messages import CheckPosition, Deliver, GetStatus, History, Shutdown, Tick
+from .rooms.actor_messages import Browse, CheckPosition, Deliver, GetStatus, History, Kick, RoomMembers, Shutdown, Tick
 from .rooms.broker import Broker, Checkpoint, Publication
 from .rooms.brokers import open_broker
 from .rooms.hub import Hub
@@ -62,6 +65,13 @@ from .transport.outlet import Flusher
 log = logging.getLogger("realtime.system")
 
 HEARTBEAT_SLICE_SECONDS = 1.0
+SERIES_STEP_SECONDS = 5.0
+SERIES_MINUTES = 15
+"""The admin page's graphs: one sample of the counters every step, the last 15 minutes of them."""
+ADMIN_ACTIONS_KEPT = 200
+CLOSE_KICKED = 1000
+"""An administrator's disconnect closes normally: the client may reconnect, as after any close."""
+admin_log = logging.getLogger("realtime.admin")
 
 
 def heartbeat_slices(interval: float) -> int:
@@ -93,6 +103,10 @@ class ActorSystem:
         self.events = EventService(self)
         """Typed publishing for code inside the server process (one method per event type)."""
         self.running = False
+        self.series: deque[dict[str, Any]] = deque(maxlen=int(SERIES_MINUTES * 60 / SERIES_STEP_SECONDS) + 1)
+        """Samples of the counters for the admin page's graphs (``admin_series``)."""
+        self.admin_actions: deque[dict[str, Any]] = deque(maxlen=ADMIN_ACTIONS_KEPT)
+        self._sampler: gevent.Greenlet | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -117,6 +131,7 @@ class ActorSystem:
         if self.notification_repository is not None:
             self.notifications = NotificationService.start(self.ctx, self.notification_repository)
         self._heartbeat = gevent.spawn(self._beat)
+        self._sampler = gevent.spawn(self._sample)
         PAUSES.install(self.settings.gc_pause_warn_ms)
         self.running = True
         return self
@@ -129,6 +144,9 @@ class ActorSystem:
         if self._heartbeat is not None:
             self._heartbeat.kill()
             self._heartbeat = None
+        if self._sampler is not None:
+            self._sampler.kill()
+            self._sampler = None
         hub = self._hub()
         try:
             hub.ask(Shutdown(code), timeout=timeout)
@@ -329,3 +347,67 @@ class ActorSystem:
                 totals[name] = totals.get(name, 0) + count
             if not any(step.values()):
                 return totals
+
+    # --- the admin page (ADMIN only; web/api/admin.py) -------------------------------------------
+
+    def _sample(self) -> None:
+        """A sample of the counters every SERIES_STEP_SECONDS: the page draws rates from their differences."""
+        while True:
+            metrics = self.metrics
+            self.series.append({
+                "at": round(time.time(), 3), "connections": metrics.connections,
+                "eventsPublished": metrics.events_published, "framesOut": metrics.frames_out,
+                "framesIn": metrics.frames_in, "bytesOut": metrics.bytes_out,
+                "delivered": {type_: counts.delivered for type_, counts in metrics.by_type.items()},
+            })
+            gevent.sleep(SERIES_STEP_SECONDS)
+
+    def admin_series(self) -> dict[str, Any]:
+        return {"step": SERIES_STEP_SECONDS, "minutes": SERIES_MINUTES, "samples": list(self.series)}
+
+    def browse(self, what: str, query: str = "", offset: int = 0, limit: int = 50) -> dict[str, Any]:
+        """One page of this process's connections, users or rooms (the hub's registries, no --debug needed)."""
+        return self.ask(self._hub(), Browse(what, query, offset, limit))  # type: ignore[no-any-return]
+
+    def room_view(self, room: str, history: int = 50) -> dict[str, Any]:
+        """A room's members here and its most recent held events (at most ``history``)."""
+        parse_room(room, self.settings.all_room_prefixes)
+        members = self.ask(self._hub(), RoomMembers(room))
+        held = self.history(room, None, None)
+        return {**members, "epoch": held.get("epoch"), "offset": held.get("offset"),
+                "events": held.get("events", [])[-history:]}
+
+    def node_info(self) -> dict[str, Any]:
+        """This process for the admin page: version, host, uptime, connections; and the cluster's nodes."""
+        try:
+            version = metadata.version("realtime-server")
+        except metadata.PackageNotFoundError:
+            version = "unknown"
+        me = {"version": version, "python": sys.version.split()[0], "host": socket.gethostname(),
+              "pid": os.getpid(), "started": self.started_at,
+              "uptimeSeconds": round(time.monotonic() - self.metrics.started, 1),
+              "connections": self.metrics.connections, "broker": type(self.broker).__name__ if self.broker else None}
+        cluster = self.cluster()
+        return {"self": me, "cluster": cluster}
+
+    def record_admin_action(self, who: Identity, action: str, **detail: Any) -> dict[str, Any]:
+        """Log an administrator's action with who did it; the admin page lists the recent ones."""
+        entry = {"at": utc_now_iso(), "by": who.user_id, "role": who.role, "action": action, **detail}
+        self.admin_actions.append(entry)
+        admin_log.info("admin action %s by user %s (%s): %s", action, who.user_id, who.role, detail)
+        return entry
+
+    def disconnect(self, who: Identity, connection_id: str) -> bool:
+        """Close one connection of this process (an administrator's action); False when it is not open here."""
+        closed = bool(self.ask(self._hub(), Kick(connection_id, CLOSE_KICKED,
+                                                 f"disconnected by an administrator (user {who.user_id})")))
+        if closed:
+            self.record_admin_action(who, "disconnect", connectionId=connection_id)
+        return closed
+
+    def admin_publish(self, who: Identity, type_: str, data: dict[str, Any], room: str) -> PublishAnswer:
+        """Publish a test event to a room (an administrator's action), through the one validated path."""
+        answer = self.publish(type_, data, room)
+        assert answer is not None  # waited for
+        self.record_admin_action(who, "publish", room=room, type=type_, offset=answer.get("offset"))
+        return answer

@@ -16,7 +16,7 @@ log = logging.getLogger("realtime.web")
 
 def create_app(system: ActorSystem, store: Any = None) -> Flask:
     """Build the app around a started ``ActorSystem`` (and the ``store.Store``, when features need it)."""
-    from .api import debug, live_sync, notifications, rooms, status
+    from .api import admin, debug, live_sync, notifications, rooms, status
     from .cors import install_cors
     from .dashboard import pages as dashboard
     from .streams import sse, ws
@@ -28,6 +28,7 @@ def create_app(system: ActorSystem, store: Any = None) -> Flask:
     app.extensions["realtime.store"] = store
     for blueprint in (ws.bp, sse.bp, status.bp, live_sync.bp, rooms.bp, debug.bp, notifications.bp, dashboard.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(admin.bp)
     install_cors(app, system.settings)
     from . import refusals
     from .api import metrics as metrics_api

@@ -166,3 +166,31 @@ class ConnectedUsers:
     roles: tuple[str, ...]
     user_ids: tuple[str, ...] = ()
 
+
+
+@dataclass(frozen=True, slots=True)
+class Browse:
+    """Admin page: one page of ``what`` ("connections", "users" or "rooms") in this process whose id, user,
+    role or name contains ``query`` (case-insensitive), sorted, from ``offset``; answered as
+    ``{what, total, offset, limit, items}``. Answered by the hub from its registries, without --debug."""
+
+    what: str
+    query: str = ""
+    offset: int = 0
+    limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class RoomMembers:
+    """Admin page: who is in ``room`` in this process: ``{room, live, members: [{connectionId, userId, role}]}``."""
+
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
+class Kick:
+    """Admin page: close one connection with ``code`` and ``reason``; answered True if it was open here."""
+
+    connection_id: str
+    code: int
+    reason: str

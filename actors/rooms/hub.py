@@ -21,7 +21,9 @@ from ..runtime.context import ActorContext
 from ..runtime.reply import Failure
 from ..transport.framing import PING_FRAME, text_frame
 from ..transport.outlet import Outlet
+from ..transport.sse_outlet import SseOutlet
 from .actor_messages import (
+    Browse,
     CheckPosition,
     CloseConnection,
     ConnectedUsers,
@@ -30,11 +32,13 @@ from .actor_messages import (
     History,
     Join,
     Joined,
+    Kick,
     Leave,
     Publish,
     RegisterConnection,
     Retire,
     RoomIdle,
+    RoomMembers,
     Shutdown,
     Tick,
     UnregisterConnection,
@@ -170,6 +174,15 @@ class Hub(TracedActor):
                     "roomActors": len(self.rooms), "roomsCreated": self.rooms_created}
         if isinstance(message, Shutdown):
             return self._shutdown(message.code)
+        if isinstance(message, Browse):
+            return self._browse(message)
+        if isinstance(message, RoomMembers):
+            return self._room_members(message.room)
+        if isinstance(message, Kick):
+            kicked = self.connections.get(message.connection_id)
+            if kicked is not None:
+                self.send(kicked.ref, CloseConnection(message.code, message.reason), message.connection_id)
+            return kicked is not None
         return super().handle(message)
 
     def _forward(self, room: str, message: Any, create: bool) -> None:
@@ -296,6 +309,66 @@ class Hub(TracedActor):
             else:
                 outlet.offer(PING_FRAME)
         return cut
+
+    # --- the admin page's browser (read-only, no --debug needed) ---------------------------------
+
+    def _connection_rooms(self, connection_id: str) -> list[str]:
+        """The rooms a connection is in: its actor's own set (what its describe() shows the debug listing)."""
+        actor = self.ctx.tracer.actor(connection_id)
+        return list(actor.get("rooms", ())) if actor is not None else []
+
+    def _browse(self, message: Browse) -> dict[str, Any]:
+        query = message.query.lower()
+        now = time.monotonic()
+        items: list[dict[str, Any]]
+        if message.what == "connections":
+            items = [{"id": cid, "userId": e.identity.user_id, "role": e.identity.role,
+                      "transport": "sse" if isinstance(e.outlet, SseOutlet) else "websocket",
+                      "silentSeconds": round(now - e.outlet.last_heard, 1)}
+                     for cid, e in self.connections.items()
+                     if not query or query in cid.lower() or query in e.identity.user_id.lower()
+                     or query in e.identity.role.lower()]
+            items.sort(key=lambda item: (item["userId"], item["id"]))
+        elif message.what == "users":
+            users: dict[str, dict[str, Any]] = {}
+            for cid, e in self.connections.items():
+                user = users.setdefault(e.identity.user_id, {"userId": e.identity.user_id, "role": e.identity.role,
+                                                              "connections": 0, "connectionIds": []})
+                user["connections"] += 1
+                user["connectionIds"].append(cid)
+            items = sorted((u for u in users.values()
+                            if not query or query in u["userId"].lower() or query in u["role"].lower()),
+                           key=lambda u: (-u["connections"], u["userId"]))
+        elif message.what == "rooms":
+            names = set(self.rooms) | {name for name, d in self.dormant.items() if d.members}
+            items = [self._room_summary(name) for name in sorted(names) if not query or query in name.lower()]
+        else:
+            raise ValueError(f"cannot browse {message.what!r}")
+        page = items[message.offset:message.offset + message.limit]
+        if message.what == "connections":
+            for item in page:  # only for the page shown: a room count per connection means asking its actor
+                item["rooms"] = len(self._connection_rooms(item["id"]))
+        return {"what": message.what, "total": len(items), "offset": message.offset, "limit": message.limit,
+                "items": page}
+
+    def _room_summary(self, name: str) -> dict[str, Any]:
+        if name in self.rooms:
+            actor = self.ctx.tracer.actor(f"room:{name}") or {}
+            return {"room": name, "live": True, "members": actor.get("members", 0), "epoch": actor.get("epoch"),
+                    "offset": actor.get("offset"), "handled": actor.get("handled", 0)}
+        members = self.dormant[name].members
+        return {"room": name, "live": False, "members": len(members), "epoch": self._broker.position(name).epoch,
+                "offset": 0, "handled": 0}
+
+    def _room_members(self, room: str) -> dict[str, Any]:
+        if room in self.rooms:
+            member_ids = [cid for cid in self.connections if room in self._connection_rooms(cid)]
+        else:
+            member_ids = list(self.dormant.get(room, _NO_MEMBERS).members)
+        members = [{"connectionId": cid, "userId": self.connections[cid].identity.user_id,
+                    "role": self.connections[cid].identity.role} for cid in member_ids if cid in self.connections]
+        members.sort(key=lambda m: (m["userId"], m["connectionId"]))
+        return {"room": room, "live": room in self.rooms, "members": members}
 
     def _shutdown(self, code: int) -> int:
         self._shut_down = True

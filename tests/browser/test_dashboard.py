@@ -53,7 +53,7 @@ def test_dashboard_connects_and_shows_published_events(server, open_dashboard):
 
     publish(server.port, "LEAD_ASSIGNED", {"leadId": "9", "assignedTo": "2", "name": "Acme Corp"})  # to user:2
     page.wait_for_selector("#feed li[data-type=LEAD_ASSIGNED]")
-    assert feed_texts(page, "LEAD_ASSIGNED") == ["Lead Acme Corp assigned to user 2"]
+    assert feed_texts(page, "LEAD_ASSIGNED") == ["Lead Acme Corp assigned to you"]
 
     follow(page, "contact:7")
     publish(server.port, "MESSAGE_RECEIVED", {"contactId": "7", "messageId": "m1", "content": "Where is my order?"})
@@ -100,7 +100,7 @@ def test_toast_for_high_priority_not_for_normal_and_silent_in_quiet_hours(server
     toast = page.wait_for_selector(".toast")
     assert "Customer waiting" in toast.inner_text()
     assert page.locator(".toast").count() == 1, "NORMAL gets no toast"
-    page.click(".toast button")
+    page.click(".toast .dismiss")
     page.wait_for_selector(".toast", state="detached")
 
     now = dt.datetime.now(dt.UTC)
@@ -155,8 +155,8 @@ def test_reconnects_after_a_dropped_connection_and_replays_missed_events(server,
     page.wait_for_function("document.querySelectorAll('#feed li[data-type=MESSAGE_RECEIVED]').length >= 4")
     texts = [t.split("“")[1].rstrip("”") for t in feed_texts(page, "MESSAGE_RECEIVED")]
     assert texts == ["missed 3", "missed 2", "missed 1", "before"], "replayed in order, once each"
-    lost = page.eval_on_selector_all("#feed li[data-kind=notice][data-rooms]",
-                                     "items => items.map(i => i.dataset.rooms)")
+    lost = page.eval_on_selector_all("#feed li[data-kind=notice][data-lost]",
+                                     "items => items.map(i => i.dataset.lost)")
     assert lost == [], f"a short drop loses nothing, home and stats rooms included: {lost}"
 
 
@@ -179,8 +179,8 @@ def test_reconnects_after_a_server_restart_and_reloads_what_was_missed(start_ser
     page.click("#bell")
     titles = page.locator("#notification-list li .title").all_inner_texts()
     assert titles == ["While you were away", "Before restart"]
-    notice = page.wait_for_selector("#feed li[data-kind=notice][data-rooms]")
-    assert "user:2" in (notice.get_attribute("data-rooms") or ""), "the lost room is reported, not hidden"
+    notice = page.wait_for_selector("#feed li[data-kind=notice][data-lost]")
+    assert "user:2" in (notice.get_attribute("data-lost") or ""), "the lost room is reported, not hidden"
 
     publish(restarted.port, "LEAD_ASSIGNED", {"leadId": "4", "assignedTo": "2"})
     page.wait_for_selector("#feed li[data-type=LEAD_ASSIGNED]")

@@ -1,15 +1,20 @@
-// The built-in dashboard: live statistics, an activity feed, campaign progress, alerts, the
-// notification center with toasts, and the connection status. Plain ES modules over realtime.js.
+// The built-in dashboard: live statistics, an activity feed (filter by kind, follow a room's events),
+// campaign progress, alerts, the notification center (links, load more, preferences and quiet hours)
+// with clickable toasts, and the connection state. Plain ES modules over realtime.js; icons are inline SVG.
 import { RealtimeClient, decodeToken } from "../realtime.js";
 import { notificationStoreFor } from "../notifications.js";
+import { full, number, when } from "./format.js";
+import { fillIcons, icon } from "./icons.js";
+import { openPreferences } from "./preferences.js";
 import { askForToken, loadConfig, signOut, storedToken, userNames } from "./session.js";
 
 const $ = (id) => document.getElementById(id);
-const FEED_MAX = 100;
+const FEED_MAX = 200;
 const ROOMS_KEY = "realtime.rooms";
+const KINDS = { message: "Messages", lead: "Leads", campaign: "Campaigns", contact: "Contacts", system: "Alerts" };
 
 /** el("li", {class: "x", dataset: {type}}, "text", child) */
-function el(tag, attrs = {}, ...children) {
+export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
     if (value === undefined || value === null || value === false) continue;
@@ -23,8 +28,6 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-const time = (iso) => (iso ? new Date(iso) : new Date()).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
-const number = (n) => (typeof n === "number" ? n.toLocaleString() : String(n));
 const STAT_LABELS = { totalContacts: "Contacts", openLeads: "Open leads", messagesToday: "Messages today",
   activeCampaigns: "Active campaigns", conversionRate: "Conversion rate %", avgResponseSeconds: "Avg. response (s)" };
 
@@ -37,9 +40,14 @@ async function main() {
 
 function start(token, config, names) {
   const claims = decodeToken(token) || {};
-  const who = (id) => names[id] || `user ${id}`;
+  const me = String(claims.sub);
+  /** A person's name; "you" for the signed-in user. */
+  const who = (id) => (String(id) === me ? "you" : names[id] || `user ${id}`);
+  const contactNames = new Map(); // contact id -> name, learnt from events that carry one
+  const contact = (id, name) => name || contactNames.get(String(id)) || `contact ${id}`;
+  fillIcons();
   $("app").hidden = false;
-  $("user-name").textContent = `${who(claims.sub)} · ${claims.role}`;
+  $("user-name").textContent = `${names[me] || `user ${me}`} · ${claims.role}`;
   $("admin-link").hidden = claims.role !== "ADMIN";
   $("sign-out").onclick = () => signOut();
 
@@ -86,7 +94,7 @@ function start(token, config, names) {
         box.append(node);
       }
       const valueNode = node.querySelector(".value");
-      const text = number(value);
+      const text = number(value, 2);
       if (valueNode.textContent !== text) {
         valueNode.textContent = text;
         valueNode.classList.add("changed");
@@ -95,44 +103,85 @@ function start(token, config, names) {
     }
   });
 
-  // --- feed, campaigns, alerts, typing -------------------------------------------------------------
+  // --- feed: kinds, a room filter, dates -----------------------------------------------------------
   const feed = $("feed");
   const recent = [];
   const messageTicks = new Map();
   const typing = new Map(); // "contact|user" -> timer
   const campaigns = new Map();
+  const filter = { kind: "all", room: null };
 
-  function addFeed(kind, icon, what, frame, extra = {}) {
-    $("feed-empty").hidden = true;
-    const item = el("li", { class: "fresh", dataset: { kind, type: frame ? frame.type : kind, room: frame && frame.room } },
-      el("span", { class: "icon" }, icon), el("span", { class: "what" }, what),
-      el("span", { class: "meta" }, time(frame && frame.timestamp)));
+  function applyFilter() {
+    let shown = 0;
+    for (const item of feed.children) {
+      const byKind = filter.kind === "all" || item.dataset.kind === filter.kind || item.dataset.kind === "notice";
+      const byRoom = !filter.room || (item.dataset.rooms || "").split(",").includes(filter.room);
+      item.hidden = !(byKind && byRoom);
+      if (!item.hidden) shown += 1;
+    }
+    for (const chip of document.querySelectorAll("#feed-filters [data-kind]")) {
+      chip.setAttribute("aria-pressed", String(chip.dataset.kind === filter.kind));
+    }
+    $("room-filter").hidden = !filter.room;
+    $("room-filter-name").textContent = filter.room || "";
+    $("feed-empty").hidden = feed.children.length === 0 ? false : true;
+    $("feed-none").hidden = shown > 0 || feed.children.length === 0;
+  }
+  $("feed-filters").replaceChildren(...[["all", "All"], ...Object.entries(KINDS)].map(([kind, text]) =>
+    el("button", { class: "chip-button", dataset: { kind }, "aria-pressed": String(kind === "all"),
+      onclick: () => { filter.kind = kind; applyFilter(); } }, text)));
+  $("room-filter-clear").onclick = () => { location.hash = ""; };
+  function fromHash() {
+    const match = /^#room=(.+)$/.exec(location.hash);
+    filter.room = match ? decodeURIComponent(match[1]) : null;
+    if (filter.room && !client.rooms().includes(filter.room)) follow(filter.room, false);
+    applyFilter();
+  }
+  window.addEventListener("hashchange", fromHash);
+
+  const roomLink = (room, ...children) => el("a", { href: `#room=${encodeURIComponent(room)}`, class: "room-link" }, ...children);
+
+  function addFeed(kind, iconName, what, frame, extra = {}) {
+    const rooms = frame ? [frame.room, ...(frame.alsoRooms || [])].filter(Boolean) : [];
+    const item = el("li", { class: "fresh", dataset: { kind, type: frame ? frame.type : kind, room: frame && frame.room,
+      rooms: rooms.join(",") } },
+    el("span", { class: `feed-icon ${kind}` }, icon(iconName)),
+    el("span", { class: "what" }, what),
+    el("time", { class: "meta", datetime: frame && frame.timestamp, title: full(frame && frame.timestamp) }, when(frame && frame.timestamp)));
     Object.assign(item.dataset, extra);
     feed.prepend(item);
     while (feed.children.length > FEED_MAX) feed.lastChild.remove();
+    applyFilter();
     return item;
   }
 
   function describe(frame) {
     const d = frame.data || {};
-    const contact = d.contactName || `contact ${d.contactId}`;
+    if (d.contactId !== undefined && (d.contactName || (frame.type === "CONTACT_UPDATED" && d.name))) {
+      contactNames.set(String(d.contactId), d.contactName || d.name);
+    }
+    const link = (text) => roomLink(frame.room, el("b", {}, text));
+    const who_ = contact(d.contactId, d.contactName);
     switch (frame.type) {
       case "MESSAGE_RECEIVED":
-        return ["💬", [el("b", {}, contact), " wrote ", el("span", { class: "quote" }, `“${d.content || ""}”`)]];
-      case "MESSAGE_SENT":
-        return ["↩️", [el("b", {}, d.sentBy ? who(d.sentBy) : "Agent"), ` replied to ${contact} `,
+        return ["message", [link(who_), " wrote ", el("span", { class: "quote" }, `“${d.content || ""}”`)]];
+      case "MESSAGE_SENT": {
+        const sender = d.sentBy ? who(d.sentBy) : "An agent";
+        return ["reply", [sender.charAt(0).toUpperCase() + sender.slice(1), " replied to ", link(who_), " ",
           el("span", { class: "quote" }, `“${d.content || ""}”`)]];
-      case "CAMPAIGN_STARTED": return ["🚀", [`Campaign `, el("b", {}, d.name || d.campaignId), ` started (${number(d.total || 0)} recipients)`]];
-      case "CAMPAIGN_COMPLETED": return ["✅", [`Campaign `, el("b", {}, d.name || d.campaignId), ` completed: ${number(d.sent || 0)} sent, ${number(d.failed || 0)} failed`]];
-      case "CAMPAIGN_FAILED": return ["⛔", [`Campaign `, el("b", {}, d.name || d.campaignId), ` failed: ${d.error}`]];
-      case "LEAD_CREATED": return ["✨", [`New lead `, el("b", {}, d.name || d.leadId), d.source ? ` from ${d.source}` : ""]];
-      case "LEAD_UPDATED": return ["✏️", [`Lead `, el("b", {}, d.name || d.leadId), ` is now ${d.status || JSON.stringify(d.changes || {})}`]];
-      case "LEAD_ASSIGNED": return ["👤", [`Lead `, el("b", {}, d.name || d.leadId), ` assigned to ${who(d.assignedTo)}`]];
-      case "LEAD_CONVERTED": return ["💰", [`Lead `, el("b", {}, d.name || d.leadId), ` converted`, d.value ? ` (${number(d.value)} €)` : ""]];
-      case "CONTACT_UPDATED": return ["🗂️", [el("b", {}, d.name || `Contact ${d.contactId}`), ` updated: `,
+      }
+      case "CAMPAIGN_STARTED": return ["rocket", ["Campaign ", link(d.name || d.campaignId), ` started (${number(d.total || 0)} recipients)`]];
+      case "CAMPAIGN_COMPLETED": return ["check", ["Campaign ", link(d.name || d.campaignId), ` completed: ${number(d.sent || 0)} sent, ${number(d.failed || 0)} failed`]];
+      case "CAMPAIGN_FAILED": return ["stop", ["Campaign ", link(d.name || d.campaignId), ` failed: ${d.error || "unknown error"}`]];
+      case "LEAD_CREATED": return ["sparkle", ["New lead ", link(d.name || d.leadId), d.source ? ` from ${d.source}` : ""]];
+      case "LEAD_UPDATED": return ["pencil", ["Lead ", link(d.name || d.leadId), ` is now ${d.status || Object.entries(d.changes || {}).map(([k, v]) => `${k} ${v}`).join(", ")}`]];
+      case "LEAD_ASSIGNED": return ["user", ["Lead ", link(d.name || d.leadId), ` assigned to ${who(d.assignedTo)}`,
+        d.assignedBy ? ` by ${who(d.assignedBy)}` : ""]];
+      case "LEAD_CONVERTED": return ["coin", ["Lead ", link(d.name || d.leadId), " converted", d.value ? ` (${number(d.value)} €)` : ""]];
+      case "CONTACT_UPDATED": return ["contact", [link(d.name || contact(d.contactId)), " updated: ",
         Object.entries(d.changes || {}).map(([k, v]) => `${k} → ${v}`).join(", ")]];
-      case "SYSTEM_ALERT": return ["⚠️", [el("b", {}, d.title || d.level), ` ${d.message}`]];
-      default: return ["•", [el("b", {}, frame.type), ` ${JSON.stringify(d).slice(0, 120)}`]];
+      case "SYSTEM_ALERT": return ["alert", [el("b", {}, d.title || d.level), ` ${d.message}`]];
+      default: return ["dot", [el("b", {}, frame.type), ` ${JSON.stringify(d).slice(0, 120)}`]];
     }
   }
 
@@ -145,7 +194,7 @@ function start(token, config, names) {
     box.replaceChildren(...[...campaigns.values()].slice(-6).reverse().map((c) => {
       const percent = c.total ? Math.min(100, Math.round((100 * c.sent) / c.total)) : (c.percent || 0);
       return el("div", { class: "campaign", dataset: { campaign: c.id, status: c.status, percent: String(percent) } },
-        el("div", { class: "row" }, el("b", {}, c.name || `Campaign ${c.id}`),
+        el("div", { class: "row" }, roomLink(`campaign:${c.id}`, el("b", {}, c.name || `Campaign ${c.id}`)),
           el("span", {}, c.status === "running" ? `${percent}% · ${number(c.sent)} / ${number(c.total || 0)}` : c.status)),
         el("div", { class: "bar" }, el("span", { style: `width: ${c.status === "completed" ? 100 : percent}%` })));
     }));
@@ -167,10 +216,12 @@ function start(token, config, names) {
   }
 
   function showTyping() {
-    const lines = [...typing.keys()].map((key) => {
-      const [contactId, userId] = key.split("|");
-      return `${who(userId)} is typing to contact ${contactId}…`;
-    });
+    // never "you are typing": the user knows; names and contact names, not ids
+    const lines = [...typing.keys()].map((key) => key.split("|")).filter(([, userId]) => userId !== me)
+      .map(([contactId, userId]) => {
+        const name = who(userId);
+        return `${name.charAt(0).toUpperCase() + name.slice(1)} is typing to ${contact(contactId)}…`;
+      });
     $("typing").textContent = lines.join("  ·  ");
   }
 
@@ -178,7 +229,7 @@ function start(token, config, names) {
     const d = frame.data || {};
     $("alerts-empty").hidden = true;
     const list = $("alerts");
-    list.prepend(el("li", { class: d.level }, el("b", {}, `${time(frame.timestamp)} `), d.message));
+    list.prepend(el("li", { class: d.level }, el("time", { title: full(frame.timestamp) }, `${when(frame.timestamp)} `), d.message));
     while (list.children.length > 5) list.lastChild.remove();
   }
 
@@ -190,7 +241,7 @@ function start(token, config, names) {
       case "MESSAGE_STATUS_UPDATE": {
         const tick = messageTicks.get(String(d.messageId));
         if (tick) {
-          tick.textContent = d.status === "READ" ? "✓✓ read" : d.status === "DELIVERED" ? "✓✓" : d.status.toLowerCase();
+          tick.replaceChildren(icon("check"), d.status === "READ" ? icon("check") : "", el("span", { class: "label" }, d.status.toLowerCase()));
           tick.className = `tick ${d.status}`;
         }
         return;
@@ -205,17 +256,23 @@ function start(token, config, names) {
       }
       default: break;
     }
-    // an event sent to two rooms (LEAD_ASSIGNED: the lead and the assignee) is shown once
+    // an event sent to two rooms (LEAD_ASSIGNED: the lead and the assignee) is shown once, linked to both
     const key = `${frame.type}|${JSON.stringify(d)}`;
-    if (recent.includes(key)) return;
-    recent.push(key);
-    if (recent.length > 30) recent.shift();
+    const seen = recent.find((r) => r.key === key);
+    if (seen) {
+      const rooms = new Set((seen.item.dataset.rooms || "").split(",").filter(Boolean));
+      rooms.add(frame.room);
+      seen.item.dataset.rooms = [...rooms].join(",");
+      return;
+    }
     if (frame.type.startsWith("CAMPAIGN_")) campaign(frame);
     if (frame.type === "SYSTEM_ALERT") alert(frame);
-    const [icon, what] = describe(frame);
-    const item = addFeed(frame.type.split("_")[0].toLowerCase(), icon, what, frame);
+    const [iconName, what] = describe(frame);
+    const item = addFeed(frame.type.split("_")[0].toLowerCase(), iconName, what, frame);
+    recent.push({ key, item });
+    if (recent.length > 30) recent.shift();
     if (frame.type === "MESSAGE_SENT") {
-      const tick = el("span", { class: "tick" }, "✓");
+      const tick = el("span", { class: "tick" }, icon("check"), el("span", { class: "label" }, "sent"));
       item.querySelector(".what").append(tick);
       messageTicks.set(String(d.messageId), tick);
       if (messageTicks.size > 200) messageTicks.delete(messageTicks.keys().next().value);
@@ -231,12 +288,12 @@ function start(token, config, names) {
       if (!lost.length) return;
       const rooms = lost;
       lost = [];
-      addFeed("notice", "⟳", `Reconnected; events missed in ${rooms.length} room(s) could not be replayed (${rooms.slice(0, 3).join(", ")}${rooms.length > 3 ? " …" : ""}); reloaded what can be.`,
-        null, { rooms: rooms.join(",") });
+      addFeed("notice", "refresh", `Reconnected; events missed in ${rooms.length} room(s) could not be replayed (${rooms.slice(0, 3).join(", ")}${rooms.length > 3 ? " …" : ""}); reloaded what can be.`,
+        null, { lost: rooms.join(",") });
     }, 100);
   });
   client.on("connected", (info) => {
-    if (info.resumed) addFeed("notice", "🔌", `Reconnected over ${info.transport === "sse" ? "SSE" : "WebSocket"}`, null);
+    if (info.resumed) addFeed("notice", "plug", `Reconnected over ${info.transport === "sse" ? "SSE" : "WebSocket"}`, null);
   });
 
   // --- rooms ---------------------------------------------------------------------------------------
@@ -246,7 +303,7 @@ function start(token, config, names) {
     room = room.trim();
     if (!room || followed.has(room)) return;
     followed.set(room, client.subscribe(room, () => {}, {
-      onError: (error) => addFeed("notice", "🚫", `${room}: ${error.message}`, null),
+      onError: (error) => addFeed("notice", "stop", `${room}: ${error.message}`, null),
     }));
     if (save) {
       saved.push(room);
@@ -257,7 +314,7 @@ function start(token, config, names) {
   function showRooms() {
     const rooms = client.rooms();
     $("rooms-summary").textContent = `Following ${rooms.length} rooms`;
-    $("rooms").textContent = rooms.join("  ");
+    $("rooms").replaceChildren(...rooms.map((room) => roomLink(room, room)));
   }
   for (const room of [...config.rooms, ...saved]) follow(room, false);
   $("rooms-form").onsubmit = (event) => {
@@ -269,34 +326,60 @@ function start(token, config, names) {
 
   // --- notification center and toasts --------------------------------------------------------------
   const panel = $("notification-panel");
-  $("bell").onclick = () => {
+  $("bell").onclick = (event) => {
+    event.stopPropagation();
     panel.hidden = !panel.hidden;
+    panel.style.top = `${Math.round($("bell").getBoundingClientRect().bottom + 8)}px`; // under the bell, wherever the header wrapped it
+    $("bell").setAttribute("aria-expanded", String(!panel.hidden));
   };
+  // a click outside closes the panel; clicks inside stay inside (a re-render may have removed their target)
+  panel.addEventListener("click", (event) => event.stopPropagation());
+  document.addEventListener("click", (event) => {
+    if (!panel.hidden && !$("bell").contains(event.target)) panel.hidden = true;
+  });
+  document.addEventListener("keydown", (event) => { if (event.key === "Escape") panel.hidden = true; });
   $("mark-all-read").onclick = () => store.markAllRead();
   $("browser-permission").onclick = () => store.requestBrowserPermission();
+  $("load-more").onclick = () => store.loadMore();
+  $("open-preferences").onclick = () => { panel.hidden = true; openPreferences(store, el); };
+
+  /** Open a notification: mark it read and follow its link (an in-page #room= link filters the feed). */
+  function openNotification(n) {
+    if (!n.read) store.markRead(n.id).catch(() => {});
+    if (n.link) location.assign(n.link);
+  }
 
   function renderNotifications(snapshot) {
     const badge = $("unread-badge");
     badge.hidden = snapshot.unreadCount === 0;
     badge.textContent = snapshot.unreadCount > 99 ? "99+" : String(snapshot.unreadCount);
+    $("bell").setAttribute("aria-label", `Notifications (${snapshot.unreadCount} unread)`);
     $("browser-permission").hidden = snapshot.permission !== "default";
     $("notification-empty").hidden = snapshot.notifications.length > 0;
+    $("load-more").hidden = !snapshot.nextCursor;
+    $("load-more").disabled = snapshot.loadingMore;
+    $("load-more").textContent = snapshot.loadingMore ? "Loading…" : "Load more";
     $("notification-list").replaceChildren(...snapshot.notifications.map((n) => el("li",
       { class: n.read ? "read" : "unread", dataset: { id: n.id, priority: n.priority } },
-      el("div", {}, el("span", { class: "title" }, n.title), el("span", { class: `chip ${n.priority}` }, n.priority)),
+      el("div", {}, n.link ? el("a", { class: "title", href: n.link, onclick: () => { if (!n.read) store.markRead(n.id).catch(() => {}); } }, n.title)
+        : el("span", { class: "title" }, n.title), el("span", { class: `chip ${n.priority}` }, n.priority)),
       el("div", { class: "actions" },
-        n.read ? null : el("button", { class: "mark-read", title: "Mark read", onclick: () => store.markRead(n.id) }, "✓"),
-        el("button", { class: "remove", title: "Delete", onclick: () => store.remove(n.id) }, "×")),
-      el("div", { class: "message" }, n.message, el("span", { class: "meta" }, ` · ${time(n.createdAt)}`)))));
+        n.read ? null : el("button", { class: "mark-read icon-button", title: "Mark read", "aria-label": "Mark read", onclick: () => store.markRead(n.id) }, icon("check")),
+        el("button", { class: "remove icon-button", title: "Delete", "aria-label": "Delete", onclick: () => store.remove(n.id) }, icon("x"))),
+      el("div", { class: "message" }, n.message, " · ", el("time", { class: "meta", datetime: n.createdAt, title: full(n.createdAt) }, when(n.createdAt))))));
     $("toasts").replaceChildren(...snapshot.toasts.map(({ id, notification: n }) => el("div",
-      { class: `toast ${n.priority}`, role: "status", dataset: { id } },
+      { class: `toast ${n.priority}${n.link ? " linked" : ""}`, role: "status", tabindex: "0", dataset: { id },
+        onclick: () => { store.dismissToast(id); openNotification(n); },
+        onkeydown: (event) => { if (event.key === "Enter") { store.dismissToast(id); openNotification(n); } } },
       el("div", {}, el("div", { class: "title" }, n.title), el("div", { class: "message" }, n.message)),
-      el("button", { title: "Dismiss", onclick: () => store.dismissToast(id) }, "×"))));
+      el("button", { class: "icon-button dismiss", title: "Dismiss", "aria-label": "Dismiss",
+        onclick: (event) => { event.stopPropagation(); store.dismissToast(id); } }, icon("x")))));
   }
   store.subscribe(renderNotifications);
   client.connect();
   store.start();
   renderNotifications(store.getSnapshot());
+  fromHash();
 }
 
 main();
