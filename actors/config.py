@@ -115,6 +115,9 @@ class Settings:
     )
     max_frame_bytes: int = field(default=64 * 1024, metadata={"help": "largest inbound WebSocket message"})
     max_body_bytes: int = field(default=1024 * 1024, metadata={"help": "largest REST request body"})
+    max_json_depth: int = field(
+        default=64, metadata={"help": "deepest nesting of arrays and objects in a REST body or a client frame"}
+    )
     max_connections: int = field(default=10_000, metadata={"help": "open WebSocket connections at most"})
     max_rooms_per_connection: int = field(default=200, metadata={"help": "subscriptions one socket may hold"})
     rate_limit_per_second: float = field(default=20.0, metadata={"help": "client frames per second, sustained"})
@@ -216,7 +219,7 @@ class Settings:
                 raise ConfigError(f"JWT_SECRET must be at least {MIN_HMAC_KEY_BYTES} bytes long")
         elif not self.jwt_public_key:
             raise ConfigError(f"JWT_PUBLIC_KEY is required for {self.algorithm}")
-        for name in ("max_frame_bytes", "max_body_bytes", "max_connections", "outbox_max_frames",
+        for name in ("max_frame_bytes", "max_body_bytes", "max_json_depth", "max_connections", "outbox_max_frames",
                      "outbox_max_bytes", "rate_limit_burst", "rate_limit_strikes", "history_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.upper()} must be at least 1")

@@ -14,6 +14,8 @@ from .identity import Identity
 from .protocol.rooms import ROOM_ID
 
 CACHE_SIZE = 4096
+_TIME_CLAIMS = ("exp", "iat", "nbf")
+"""NumericDate claims: PyJWT reads them with ``int()``, so it would take ``"exp": "9999999999"``; we do not."""
 _HMAC_HASHES = {"HS256": HMACAlgorithm.SHA256, "HS384": HMACAlgorithm.SHA384, "HS512": HMACAlgorithm.SHA512}
 
 
@@ -103,6 +105,10 @@ class TokenVerifier:
             raise Unauthorized("token expired") from None
         except jwt.InvalidTokenError as exc:
             raise Unauthorized(f"invalid token: {exc}") from None
+        for name in _TIME_CLAIMS:
+            value = claims.get(name)
+            if name in claims and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise Unauthorized(f"invalid token: '{name}' must be a number (NumericDate, RFC 7519 2)")
         sub, role = claims.get("sub"), claims.get("role")
         if not isinstance(sub, str) or not ROOM_ID.match(sub):
             raise Unauthorized("invalid token: 'sub' must be 1-64 characters from A-Z a-z 0-9 _ -")

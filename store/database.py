@@ -66,6 +66,15 @@ def open_database(url: str, *, synchronous: str = "FULL") -> peewee.Database:
     raise ConfigError(f"DATABASE_URL {url!r}: expected a sqlite:/// or postgresql:// URL")
 
 
+class _Raised:
+    """An exception raised on a worker thread, carried back to the greenlet that asked."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
 class Store:
     """The database plus the worker thread(s) that every query runs on.
 
@@ -90,14 +99,26 @@ class Store:
         59-97 ms through this method, no better than 73 ms inline; one 30,000-row ``insert_many``
         froze it 25-30 ms, against 207-222 ms inline).
         """
-        return self._pool.apply(self._in_transaction, (fn, *args))  # type: ignore[no-any-return]
+        outcome = self._pool.apply(self._in_transaction, (fn, *args))
+        if isinstance(outcome, _Raised):
+            raise outcome.error
+        return outcome  # type: ignore[no-any-return]
 
-    def _in_transaction(self, fn: Callable[..., T], *args: Any) -> T:
-        if self.db.is_closed():
-            self._connect()
-        # IMMEDIATE takes SQLite's write lock up front: two processes never deadlock upgrading a read lock
-        with (self.db.atomic("IMMEDIATE") if self.is_sqlite else self.db.atomic()):
-            return fn(*args)
+    def _in_transaction(self, fn: Callable[..., T], *args: Any) -> T | _Raised:
+        """On the worker: an exception is handed back as a value, to be raised in the caller.
+
+        gevent's thread pool prints a full traceback to stderr for every exception that leaves a
+        worker (its hub's ``handle_error``), before the caller re-raises it; an ordinary 404 from a
+        query would print one per request, and any user could flood the log with them.
+        """
+        try:
+            if self.db.is_closed():
+                self._connect()
+            # IMMEDIATE takes SQLite's write lock up front: two processes never deadlock upgrading a read lock
+            with (self.db.atomic("IMMEDIATE") if self.is_sqlite else self.db.atomic()):
+                return fn(*args)
+        except Exception as exc:  # noqa: BLE001 (raised again in the caller, with its traceback)
+            return _Raised(exc)
 
     def _connect(self, attempts: int = 50) -> None:
         """Connect, retrying while another process holds SQLite's lock.

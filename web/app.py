@@ -6,12 +6,22 @@ import logging
 from typing import Any
 
 from flask import Flask, jsonify
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from actors import ActorSystem
 from actors.errors import PayloadTooLarge, RealtimeError
 
 log = logging.getLogger("realtime.web")
+
+
+class _StrictJSON(DefaultJSONProvider):
+    """Flask's JSON answers, but never NaN or Infinity (not JSON: a browser's ``JSON.parse`` throws on them);
+    a value holding one fails loudly as a 500 instead of reaching a client as invalid JSON."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        kwargs.setdefault("allow_nan", False)
+        return super().dumps(obj, **kwargs)
 
 
 def create_app(system: ActorSystem, store: Any = None) -> Flask:
@@ -23,6 +33,7 @@ def create_app(system: ActorSystem, store: Any = None) -> Flask:
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = system.settings.max_body_bytes
+    app.json = _StrictJSON(app)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["realtime.system"] = system
     app.extensions["realtime.store"] = store

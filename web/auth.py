@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import unquote_plus, urlparse
 
 from flask import current_app, g, request
 
@@ -22,9 +22,20 @@ def token_from(environ: Mapping[str, Any], allow_query: bool) -> str | None:
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
     if allow_query:
-        values = parse_qs(environ.get("QUERY_STRING", "")).get("token")
-        if values:
-            return values[0]
+        return query_token(environ.get("QUERY_STRING", ""))
+    return None
+
+
+def query_token(query: str) -> str | None:
+    """The first ``token=`` of a query string, its key taken literally.
+
+    A key that only decodes to ``token`` (``%74oken=``) is not accepted: what we accept must be what the
+    access log redacts, and the log sees the query as sent. The value is percent-decoded as usual.
+    """
+    for part in query.split("&"):
+        key, sep, value = part.partition("=")
+        if sep and key == "token" and value:
+            return unquote_plus(value)
     return None
 
 
@@ -53,10 +64,14 @@ def check_origin(environ: Mapping[str, Any], allowed: tuple[str, ...], dev: bool
     origin = environ.get("HTTP_ORIGIN")
     if not origin or "*" in allowed or origin in allowed:
         return
-    parsed = urlparse(origin)
-    if parsed.netloc and parsed.netloc == environ.get("HTTP_HOST"):
+    try:
+        parsed = urlparse(origin)
+        netloc, hostname = parsed.netloc, parsed.hostname
+    except ValueError:  # "http://[::1" and the like: not an origin a browser sends
+        raise Forbidden(f"origin {origin[:100]!r} is not a valid origin") from None
+    if netloc and netloc == environ.get("HTTP_HOST"):
         return
-    if dev and parsed.hostname in ("localhost", "127.0.0.1", "::1"):
+    if dev and hostname in ("localhost", "127.0.0.1", "::1"):
         return
     raise Forbidden(f"origin {origin[:100]} is not allowed; add it to ALLOWED_ORIGINS")
 

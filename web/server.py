@@ -7,6 +7,7 @@ import logging
 import re
 import socket
 from typing import Any
+from urllib.parse import unquote_plus
 
 from flask import Flask
 from gevent.pool import Pool
@@ -25,12 +26,25 @@ from .streams.ws import handshake_gate, run_admitted
 
 log = logging.getLogger("realtime.server")
 access_log = logging.getLogger("realtime.access")
-_QUERY_TOKEN = re.compile(r"([?&]token=)[^&\s\"]+")
+_QUERY_PARAM = re.compile(r"([?&;])([^=&;\s]*)=([^&\s]*)")
+_JWT = re.compile(r"eyJ[\w-]*\.[\w-]+\.[\w-]*")
+"""A JWT's shape: a base64url JSON header (``{"`` encodes as ``eyJ``), a payload and a signature."""
 
 
 def redact_tokens(line: str) -> str:
-    """An access line without the bearer token a browser passes as ``?token=`` (a log is no place for it)."""
-    return _QUERY_TOKEN.sub(r"\1***", line)
+    """An access line without the bearer token a browser passes as ``?token=`` (a log is no place for it).
+
+    A parameter is redacted when its key, percent-decoded, names a token (``token``, ``%74oken``,
+    ``access_token``), whatever the value; then anything shaped like a JWT, wherever it is. The
+    server accepts only a literal ``token=`` key (``web/auth.py`` ``query_token``), a subset of this.
+    """
+    return _JWT.sub("***", _QUERY_PARAM.sub(_redact_parameter, line))
+
+
+def _redact_parameter(match: re.Match[str]) -> str:
+    if "token" in unquote_plus(match.group(2)).lower():
+        return f"{match.group(1)}{match.group(2)}=***"
+    return match.group(0)
 
 
 class _Handler(WebSocketHandler):

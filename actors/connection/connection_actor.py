@@ -6,7 +6,6 @@ and every error it can get, is decided here.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
@@ -16,7 +15,14 @@ import gevent
 from ..errors import BadRequest, Forbidden, RealtimeError, Unauthorized, UnknownType
 from ..identity import Identity
 from ..observability.log_context import close_fields, connection_fields, frame_fields
-from ..protocol.frames import CLIENT_TYPES, FrameId, error_frame, server_frame, unsubscribed_frame
+from ..protocol.frames import (
+    CLIENT_TYPES,
+    FrameId,
+    error_frame,
+    parse_client_frame,
+    server_frame,
+    unsubscribed_frame,
+)
 from ..protocol.positions import Since, parse_since
 from ..protocol.rooms import parse_room
 from ..rooms.actor_messages import (
@@ -134,12 +140,8 @@ class ConnectionActor(TracedActor):
                 return
             if text is None:
                 raise BadRequest("binary frames are not accepted; send JSON text")
-            frame = self._parse(text)
-            frame_id = frame.get("id")
-            if frame_id is not None and not isinstance(frame_id, (str, int, float)):
-                frame_id = None
-                raise BadRequest("'id' must be a string or a number", fields={"id": "must be a string or number"})
-            self._dispatch(frame["type"], frame["data"], frame_id)
+            type_, data, frame_id = parse_client_frame(text, self.ctx.settings.max_json_depth)
+            self._dispatch(type_, data, frame_id)
         except RealtimeError as exc:
             self.ctx.metrics.refused(exc.code)
             log.info("refused: %s", exc.message, extra=connection_fields(self.connection_id, self.identity,
@@ -150,25 +152,6 @@ class ConnectionActor(TracedActor):
         """An answer to the client's frame: written at once unless more of its frames wait in the mailbox
         (then the answers share one write at the end of the loop iteration)."""
         self.outlet.offer(frame, now=not self.mailbox_depth())
-
-    @staticmethod
-    def _parse(text: str) -> dict[str, Any]:
-        try:
-            frame = json.loads(text)
-        except ValueError:
-            raise BadRequest("frame is not valid JSON") from None
-        if not isinstance(frame, dict):
-            raise BadRequest("frame must be a JSON object")
-        type_ = frame.get("type")
-        if not isinstance(type_, str):
-            raise BadRequest("'type' must be a string", fields={"type": "required string"})
-        data = frame.get("data", {})
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            raise BadRequest("'data' must be an object", fields={"data": "must be an object"})
-        frame["data"] = data
-        return frame
 
     def _dispatch(self, type_: str, data: dict[str, Any], frame_id: FrameId) -> None:
         if type_ not in CLIENT_TYPES:

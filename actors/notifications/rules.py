@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import BadRequest
-from ..protocol.frames import dumps
+from ..protocol.frames import dumps, encodable, surrogate_path
 from ..protocol.rooms import ROOM_ID
 
 PRIORITIES = ("LOW", "NORMAL", "HIGH", "URGENT")
@@ -81,13 +82,35 @@ def _text(body: Mapping[str, Any], name: str, limit: int, fields: dict[str, str]
         fields[name] = "required"
     elif not isinstance(value, str):
         fields[name] = "must be a string"
-    elif not value.strip():
-        fields[name] = "must not be blank"
     elif len(value) > limit:
         fields[name] = f"at most {limit} characters"
+    elif not encodable(value):
+        fields[name] = "not valid Unicode text (a lone surrogate)"
+    elif blank(value):
+        fields[name] = "must not be blank"
+    elif (problem := text_problem(value)) is not None:
+        fields[name] = problem
     else:
         return value
     return ""
+
+
+def blank(text: str) -> bool:
+    """Nothing a reader would see: only whitespace and control or format characters (NUL, U+200B, ...)."""
+    return all(c.isspace() or unicodedata.category(c)[0] == "C" for c in text)
+
+
+def text_problem(text: str) -> str | None:
+    """Why text cannot be stored as it is on every database we support, or None.
+
+    A lone surrogate cannot be encoded at all (SQLite's driver raises, and so would the push); NUL is
+    refused by PostgreSQL's text type but kept by SQLite, so it is refused here for both alike.
+    """
+    if not encodable(text):
+        return "not valid Unicode text (a lone surrogate)"
+    if "\x00" in text:
+        return "must not contain NUL characters"
+    return None
 
 
 def parse_draft(body: Mapping[str, Any], roles: tuple[str, ...]) -> Draft:
@@ -137,9 +160,13 @@ def parse_draft(body: Mapping[str, Any], roles: tuple[str, ...]) -> Draft:
     data = body.get("data")
     if data is not None and not isinstance(data, dict):
         fields["data"] = "must be an object"
+    elif data is not None and (bad := surrogate_path(data)) is not None:
+        fields[f"data.{bad}"] = "not valid Unicode text (a lone surrogate)"
     link = body.get("link")
     if link is not None and (not isinstance(link, str) or len(link) > MAX_LINK):
         fields["link"] = f"must be a string of at most {MAX_LINK} characters"
+    elif link is not None and (problem := text_problem(link)) is not None:
+        fields["link"] = problem
     if fields:
         raise BadRequest("invalid notification", fields=fields)
     return Draft(user_ids, role, title, message, str(type_), str(priority), data, link)

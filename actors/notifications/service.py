@@ -149,7 +149,14 @@ class NotificationService(TracedActor):
         """Runs in its own greenlet: commit, answer, push, then tell the actor (which may start the next batch)."""
         connected: dict[str, str] = {}
         try:
-            outcomes, connected = self._commit(batch, unknown, known)
+            try:
+                outcomes, connected = self._commit(batch, unknown, known)
+            except Exception:  # noqa: BLE001  (nothing committed: one request may be the cause)
+                if len(batch) == 1:
+                    raise
+                log.warning("storing %d notification requests together failed; storing them one at a time",
+                            len(batch), exc_info=True)
+                outcomes, connected = self._commit_alone(batch, unknown, known)
         except Exception as exc:  # noqa: BLE001  (nothing committed: every request in the batch fails)
             log.exception("storing %d notification requests failed", len(batch))
             for message in batch:
@@ -185,6 +192,26 @@ class NotificationService(TracedActor):
         if pending_answer is not None:
             connected = self._connected(pending_answer)
         assign_counts(outcomes, parts, {**known, **connected})
+        return outcomes, connected
+
+    def _commit_alone(self, batch: list[CreateNotifications], unknown: tuple[str, ...],
+                      known: dict[str, str]) -> tuple[list[CreateOutcome], dict[str, str]]:
+        """Each request in a transaction of its own, so that whatever failed the batch fails only its cause."""
+        outcomes: list[CreateOutcome] = []
+        connected: dict[str, str] = {}
+        for message in batch:
+            users = set(message.draft.user_ids)
+            try:
+                (outcome,), named = self._commit([message], tuple(u for u in unknown if u in users),
+                                                 {u: r for u, r in known.items() if u in users})
+            except Exception as exc:  # noqa: BLE001  (this request's own failure, answered to it alone)
+                log.warning("a notification request could not be stored: %r", exc)
+                error = exc if isinstance(exc, RealtimeError) else Unavailable(
+                    f"the notification could not be stored: {exc!r}")
+                outcome = CreateOutcome.failed(error)
+                named = {}
+            outcomes.append(outcome)
+            connected.update(named)
         return outcomes, connected
 
     def _push(self, outcomes: list[CreateOutcome]) -> None:

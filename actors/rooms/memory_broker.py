@@ -73,8 +73,9 @@ class MemoryBroker:
 
     def publish(self, room: str, type_: str, data: Mapping[str, Any], *, superseding: bool) -> Publication:
         log = self._log(room)
+        # encoded before it is numbered: an event that cannot be sent (ValueError) takes no offset
+        frame = text_frame(event_frame(type_, room, log.epoch, log.offset + 1, data, utc_now_iso()))
         log.offset += 1
-        frame = text_frame(event_frame(type_, room, log.epoch, log.offset, data, utc_now_iso()))
         publication = Publication(room, type_, log.epoch, log.offset, frame)
         history = log.history
         if history is None:

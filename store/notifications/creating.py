@@ -2,9 +2,10 @@
 
 Fast path: a handful of statements for the whole batch (one key lookup, one multi-row insert of
 notifications, one of keys), because building SQL is most of the cost (peewee spends ~0.8 ms of
-Python per create otherwise). If another transaction inserted one of the keys meanwhile (a retry
-at another process), the fast path's savepoint is rolled back and each request is redone in a
-savepoint of its own, so the losers answer with the winner's response and the others still commit.
+Python per create otherwise). If the fast path fails for any reason, its savepoint is rolled back
+and each request is redone in a savepoint of its own, so a failure is only its own request's: a
+key another transaction inserted meanwhile (a retry at another process) answers the losers with
+the winner's response, and text one database cannot store fails that request alone.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def create_batch(requests: Sequence[CreateRequest], connected: Mapping[str, str]
     try:
         with database_proxy.atomic():
             outcomes = _create_together(requests, preferences, members, now, idempotency_cutoff)
-    except peewee.IntegrityError:
+    except Exception:  # noqa: BLE001 (whatever one request caused, the others still commit)
         outcomes = [_create_alone(request, preferences, members, now, idempotency_cutoff) for request in requests]
     fresh = {r.user_id for o in outcomes if o.error is None for r in o.recipients}
     return outcomes, unread_parts(fresh, roles if fresh else (), cutoff)
