@@ -80,6 +80,8 @@ def test_log_context_of_a_refused_frame_names_its_type_and_room_only():
     token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.c2lnbmF0dXJl"
     assert frame_fields('{"type":"AUTH","data":{"token":"' + token + '"}}') == {"frame": "AUTH"}
     assert frame_fields('{"type":"SUBSCRIBE","data":{"room":"user:99"}}') == {"frame": "SUBSCRIBE", "room": "user:99"}
-    assert frame_fields("not json") == {"frame": "not JSON"} and frame_fields(None) == {"frame": "binary"}
+    assert frame_fields("not json") == {} and frame_fields(None) == {"frame": "binary"}
+    assert frame_fields("[" * 30_000) == {}  # a frame too deep to parse is not parsed here either
+    assert frame_fields('{"type":"SUBSCRIBE","data":{"room":"a\\nINFO forged line"}}') == {"frame": "SUBSCRIBE"}
     assert close_fields(None) == {"code": 1006, "reason": "connection dropped without a close frame"}
     assert close_fields(4008)["reason"] == "slow consumer" and close_fields(4999)["reason"] == "application close"
