@@ -39,8 +39,12 @@ LOADGEN_DIR = HERE / "loadgen"
 PEERS_DIR = HERE / "peers"
 DEFAULT_MD = REPO / "docs" / "benchmarks.md"
 DEFAULT_JSON = REPO / "docs" / "benchmarks.json"
-ALL_SYSTEMS = ("raw", "socketio", "ours", "ours-inproc")
+ALL_SYSTEMS = ("raw", "socketio", "ours", "ours-inproc", "ours-cluster", "socketio-cluster")
 DEFAULT_SYSTEMS = ("raw", "socketio", "ours", "ours-inproc")
+CLUSTER_WORKERS = 2
+"""The cluster case (--systems ours,ours-cluster,socketio-cluster): each cluster system runs this many worker
+processes on one port (SO_REUSEPORT: the kernel spreads clients and REST requests over them) and a private
+redis-server the run starts on a free port and stops after it."""
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 
@@ -244,20 +248,21 @@ def system_spec(name: str, port: int, secret: str, args) -> dict:
                 "env": {}, "health": "/health", "loadgen": {
                     "kind": "raw", "publishPath": "/publish", "rooms": [], "burstRoom": "bench",
                     "pacedRoom": "bench", "burstType": "LEAD_UPDATED", "pacedType": "LEAD_UPDATED"}}
-    if name == "socketio":
+    if name in ("socketio", "socketio-cluster"):
         try:
             import socketio  # noqa: F401
         except ImportError as e:
             raise Skip(f"python-socketio is not installed ({e}); run "  # noqa: B904
                        "`pip install -r scripts/benchmarks/requirements.txt`")
+        cluster = ["--workers", str(CLUSTER_WORKERS), "--redis-url", "{redis_url}"] if name.endswith("-cluster") else []
         return {"cmd": [py, str(PEERS_DIR / "socketio_gevent.py"), "--port", str(port),
-                         "--jwt-secret", secret],
-                "env": {}, "health": "/health", "loadgen": {
+                         "--jwt-secret", secret, *cluster],
+                "redis": bool(cluster), "env": {}, "health": "/health", "loadgen": {
                     "kind": "socketio", "publishPath": "/publish", "rooms": [],
                     "burstRoom": "bench", "pacedRoom": "bench", "burstType": "LEAD_UPDATED",
                     "pacedType": "LEAD_UPDATED"}}
-    if name in ("ours", "ours-inproc"):
-        if name == "ours":
+    if name in ("ours", "ours-inproc", "ours-cluster"):
+        if name in ("ours", "ours-cluster"):
             cmd = shlex.split(args.ours_cmd.format(port=port, secret=secret))
             exe = _which(cmd[0])
             if exe is None:
@@ -268,18 +273,21 @@ def system_spec(name: str, port: int, secret: str, args) -> dict:
             cmd = [py, str(PEERS_DIR / "ours_inproc.py"), "--host", "127.0.0.1", "--port", str(port),
                    "--jwt-secret", secret]
         env = {"WEBSOCKET_DEBUG": "false"}
+        if name == "ours-cluster":
+            cmd += ["--workers", str(CLUSTER_WORKERS)]
+            env["REDIS_URL"] = "{redis_url}"
         for kv in args.ours_env:
             k, _, v = kv.partition("=")
             env[k] = v
         rooms = [OURS_ROOM] if args.ours_paced_room == OURS_ROOM else [OURS_ROOM, args.ours_paced_room]
-        return {"cmd": cmd, "env": env, "health": "/api/ws", "loadgen": {
-            "kind": "ours", "publishPath": "/api/live-sync" if name == "ours" else "/publish",
+        return {"cmd": cmd, "env": env, "health": "/api/ws", "redis": name == "ours-cluster", "loadgen": {
+            "kind": "ours", "publishPath": "/publish" if name == "ours-inproc" else "/api/live-sync",
             "wsPath": "/ws", "rooms": rooms,
             "burstRoom": OURS_ROOM, "pacedRoom": args.ours_paced_room, "burstType": OURS_EVENT,
             "pacedType": args.ours_paced_type, "restType": OURS_EVENT,
             "clientRole": "EMPLOYEE", "clientClaims": OURS_CLIENT_CLAIMS,
             "extraData": json.loads(args.ours_extra_data),
-            **({"rest": {"room": OURS_REST_ROOM}} if name == "ours" else {})}}
+            **({"rest": {"room": OURS_REST_ROOM}} if name != "ours-inproc" else {})}}
     raise Skip(f"unknown system {name!r}")
 
 
@@ -458,6 +466,16 @@ def measure(name: str, n: int, args, logdir: Path) -> dict:
         log(f"N={n} {name}: WARNING: the machine is busy ({idle['busyPctOfOneCore']:.0f}% of a core "
             f"used by other processes) after waiting {idle['waitedSec']:.0f} s; figures will suffer")
     logfile = logdir / f"{name}-{n}.log"
+    redis = PrivateRedis(logdir) if spec.get("redis") else None
+    if redis is not None:
+        try:
+            redis.start()
+        except Skip as e:
+            rec.update(status="skipped", reason=str(e))
+            log(f"N={n} {name}: SKIPPED: {e}")
+            return rec
+        spec["cmd"] = [c.replace("{redis_url}", redis.url) for c in spec["cmd"]]
+        spec["env"] = {k: v.replace("{redis_url}", redis.url) for k, v in spec["env"].items()}
     env = dict(os.environ, **spec["env"])
     log(f"N={n} {name}: starting `{shlex.join(spec['cmd']).replace(secret, '<secret>')}` "
         f"(log: {logfile})")
@@ -481,9 +499,12 @@ def measure(name: str, n: int, args, logdir: Path) -> dict:
         cfg.update(lg, port=port, secret=secret, label=f"{name} N={n}")
         cfg["deadlineMs"] += int(8 * (args.phase_wait_idle + 1) * 1000)
         probe = status_probe(port, secret) if name.startswith("ours") else None
+        redis_before = redis.sample() if redis is not None else None
         result, marks = run_loadgen(cfg, server.pid, settle=0.3 if args.quick else 1.0,
                                     phase_idle_wait=args.phase_wait_idle, probe=probe)
         after = proc_sample(server.pid)
+        if redis is not None and redis_before is not None:
+            rec["redis"] = redis.figures(redis_before, result, OURS_ROOM if name.startswith("ours") else None)
         rec.update(port=port, serverPid=server.pid, serverCmd=[c.replace(secret, "<secret>") for c in spec["cmd"]],
                    serverEnv=spec["env"], serverLog=str(logfile), loadgen=result,
                    server={"before": before, "marks": marks, "after": after,
@@ -499,7 +520,70 @@ def measure(name: str, n: int, args, logdir: Path) -> dict:
         return rec
     finally:
         stop(server)
+        if redis is not None:
+            redis.stop()
         time.sleep(0.5)
+
+
+class PrivateRedis:
+    """A redis-server of the run's own (in memory, free port) for a cluster system, and what it cost."""
+
+    def __init__(self, logdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.logdir = logdir
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        binary = _which("redis-server")
+        if binary is None:
+            raise Skip("redis-server is not installed (apt-get install redis-server): the cluster case needs it")
+        try:
+            import redis  # noqa: F401
+        except ImportError as e:
+            raise Skip(f"redis-py is not installed ({e}): pip install 'realtime-server[redis]'")  # noqa: B904
+        with open(self.logdir / f"redis-{self.port}.log", "wb") as lf:
+            self.proc = spawn([binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                               "--appendonly", "no", "--dir", str(self.logdir)], stdout=lf, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                self.client().ping()
+                return
+            except Exception:  # noqa: BLE001
+                time.sleep(0.1)
+        raise Skip(f"redis-server on port {self.port} did not start")
+
+    def client(self):
+        import redis
+
+        return redis.Redis.from_url(self.url, socket_timeout=5)
+
+    def sample(self) -> dict:
+        info = self.client().info()
+        return {"cpuSec": float(info["used_cpu_sys"]) + float(info["used_cpu_user"]),
+                "usedMemory": int(info["used_memory"])}
+
+    def figures(self, before: dict, result: dict, room: str | None) -> dict:
+        """Redis CPU per 100,000 deliveries over the whole run, and one room's history in memory."""
+        after = self.sample()
+        delivered = sum(int(p.get("delivered") or 0) for p in (result.get("phases") or {}).values()
+                        if isinstance(p, dict))
+        out: dict = {"cpuSec": after["cpuSec"] - before["cpuSec"], "delivered": delivered,
+                     "usedMemoryMiB": after["usedMemory"] / 2**20}
+        if delivered:
+            out["cpuSecPer100kDeliveries"] = out["cpuSec"] * 100_000 / delivered
+        if room is not None:
+            client = self.client()
+            keys = [f"rt:m:{{{room}}}", f"rt:s:{{{room}}}", f"rt:l:{{{room}}}"]
+            used = [client.memory_usage(key) or 0 for key in keys]
+            out["roomHistory"] = {"room": room, "events": client.xlen(keys[1]), "bytes": sum(used)}
+        return out
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop(self.proc)
+            self.proc = None
 
 
 def derive(rec: dict) -> None:
@@ -658,7 +742,7 @@ METRICS: list[tuple[str, Any, str, bool]] = [
     ("clients dropped by the server", "loadgen.closedAfterReady", "{:,}", False),
 ]
 RATIOS = [("ours", "raw"), ("ours", "socketio"), ("ours-inproc", "raw"), ("ours-inproc", "socketio"),
-          ("socketio", "raw")]
+          ("socketio", "raw"), ("ours-cluster", "ours"), ("ours-cluster", "socketio-cluster")]
 
 
 def _fmt(value, fmt):
@@ -822,6 +906,14 @@ used is `$BENCH_PYTHON`, else the active virtualenv's, else the project's `.venv
   service embedded in the server, or `system.events`, calls): a bench-only `POST /publish` in front
   of the WSGI application, like the peers', with no token, Flask or REST layer on the way in. Next to
   "ours" it shows what the REST layer costs; next to raw, what the actor path costs.
+- The cluster case (`--systems ours,ours-cluster,socketio-cluster`, not in the default set):
+  **ours-cluster** is `realtime-server serve --workers 2` with `REDIS_URL` pointing at a private
+  `redis-server` the run starts on a free port; **socketio-cluster** is the socketio peer with
+  python-socketio's `RedisManager` and two processes on the port. The kernel (SO_REUSEPORT) spreads the
+  clients and the REST publishes over both workers. Server CPU and memory are summed over the workers
+  and their parent; Redis's CPU per 100,000 deliveries (from `INFO`) and the bench room's history in
+  bytes (`MEMORY USAGE`) are in the JSON under `redis`. "ours-cluster/ours" is the price of scale-out
+  on one machine.
 """
 
 
@@ -844,6 +936,15 @@ TARGETS = [
     ("REST publish >= 3,000 requests/s", "loadgen.phases.rest.requestsPerSec", None, 3000.0, True),
 ]
 
+CLUSTER_TARGETS = [
+    ("burst deliveries/s >= 0.9x ours", "loadgen.phases.burst.deliveriesPerSec", "ours", 0.9, True),
+    ("paced p99 <= 1.25x ours", "loadgen.phases.paced.latencyMs.p99", "ours", 1.25, False),
+    ("REST publish requests/s >= 0.8x ours", "loadgen.phases.rest.requestsPerSec", "ours", 0.8, True),
+    ("burst deliveries/s >= 4x socketio-cluster", "loadgen.phases.burst.deliveriesPerSec", "socketio-cluster", 4.0,
+     True),
+]
+"""The cluster case: ours with Redis and two workers against ours in one process at the same N."""
+
 
 def targets_for(recs: list[dict]) -> list[str]:
     """The targets table: each figure of ours and ours-inproc against its bound, from this run only."""
@@ -851,12 +952,24 @@ def targets_for(recs: list[dict]) -> list[str]:
         return []
     n = max(r["n"] for r in recs)
     by = {r["system"]: r for r in recs if r["n"] == n and r["status"] == "ok"}
-    ours = [s for s in ("ours", "ours-inproc") if s in by]
+    out: list[str] = []
+    for title, systems, targets in ((f"## Targets (N = {n:,}, this run)", ("ours", "ours-inproc"), TARGETS),
+                                    (f"## Cluster targets (N = {n:,}, this run)", ("ours-cluster",),
+                                     CLUSTER_TARGETS)):
+        out += _targets_table(title, [s for s in systems if s in by], targets, by)
+    if out:
+        out += ["Ratios from one run vary by about ±20 % (see Method); [performance.md](performance.md) has the "
+                "history of these figures, what each hot-path change bought, and what stands in the way of the "
+                "ones not met. The cluster case's Redis costs are in the JSON (`redis`: CPU per 100,000 "
+                "deliveries, one room's history in bytes).", ""]
+    return out
+
+
+def _targets_table(title: str, ours: list[str], targets: list, by: dict) -> list[str]:
     if not ours:
         return []
-    out = [f"## Targets (N = {n:,}, this run)", "",
-           "| target | " + " | ".join(ours) + " |", "|---|" + "---|" * len(ours)]
-    for label, path, peer, bound, higher in TARGETS:
+    out = [title, "", "| target | " + " | ".join(ours) + " |", "|---|" + "---|" * len(ours)]
+    for label, path, peer, bound, higher in targets:
         cells = []
         for s in ours:
             value = _get(by[s], path)  # burst: the median run
@@ -870,10 +983,7 @@ def targets_for(recs: list[dict]) -> list[str]:
             shown = f"{value:.2f}x" if peer is not None else f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
             cells.append(f"{shown} {'met' if met else '**not met**'}")
         out.append(f"| {label} | " + " | ".join(cells) + " |")
-    out += ["", "Ratios from one run vary by about ±20 % (see Method); [performance.md](performance.md) has the "
-            "history of these figures, what each hot-path change bought, and what stands in the way of the ones "
-            "not met.", ""]
-    return out
+    return out + [""]
 
 
 def write_report(md_path: Path, json_path: Path, command: str, options: dict, machine: dict,

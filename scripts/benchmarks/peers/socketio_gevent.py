@@ -10,6 +10,9 @@ Not part of the product: the off-the-shelf alternative our server is compared wi
 - ``POST /publish`` with a JSON event body ``{"type": ..., "data": {...}}``: ``emit(type, body,
   room="bench")``; answers 202 ``{"delivered": <room size>}`` once python-socketio has queued it.
 - ``GET /health``: 200 ``{"connections": n}``.
+- The cluster case: ``--redis-url URL --workers N`` runs N processes on the port (SO_REUSEPORT) sharing
+  rooms through python-socketio's ``RedisManager``, the setup its documentation gives for several
+  servers; the first process is their parent and forwards SIGTERM.
 
 Requires ``pip install -r scripts/benchmarks/requirements.txt``.
 """
@@ -20,7 +23,9 @@ monkey.patch_all()
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import signal  # noqa: E402
 import socket  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 from importlib.metadata import version  # noqa: E402
 from urllib.parse import parse_qs  # noqa: E402
@@ -43,8 +48,9 @@ class NoDelayServer(pywsgi.WSGIServer):
         return super().handle(sock, address)
 
 
-def build(secret: str):
-    sio = socketio.Server(async_mode="gevent", cors_allowed_origins="*",
+def build(secret: str, redis_url: str = ""):
+    manager = socketio.RedisManager(redis_url) if redis_url else None
+    sio = socketio.Server(async_mode="gevent", cors_allowed_origins="*", client_manager=manager,
                           logger=False, engineio_logger=False)
     state = {"connections": 0}
 
@@ -100,15 +106,48 @@ def main(argv=None) -> int:
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--jwt-secret", required=True)
     ap.add_argument("--backlog", type=int, default=4096)
+    ap.add_argument("--redis-url", default="", help="share rooms through python-socketio's RedisManager")
+    ap.add_argument("--workers", type=int, default=1, help="processes on the port (needs --redis-url)")
+    ap.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    server = NoDelayServer((args.host, args.port), build(args.jwt_secret),
-                           handler_class=WebSocketHandler, backlog=args.backlog, log=None)
+    if args.workers > 1:
+        return _parent(args, argv if argv is not None else sys.argv[1:])
+    listener = (args.host, args.port)
+    backlog = args.backlog
+    if args.reuse_port:
+        from gevent import socket as gsocket
+
+        listener = gsocket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        listener.bind((args.host, args.port))
+        listener.listen(args.backlog)
+        backlog = None
+    server = NoDelayServer(listener, build(args.jwt_secret, args.redis_url),
+                           handler_class=WebSocketHandler, backlog=backlog, log=None)
     print(f"socketio_gevent (python-socketio {version('python-socketio')}) listening on "
           f"{args.host}:{args.port}", file=sys.stderr, flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
+    return 0
+
+
+def _parent(args, argv) -> int:
+    """N workers on one port; SIGTERM/SIGINT is forwarded to each, and the parent waits for them."""
+    command = [sys.executable, __file__, *argv, "--workers", "1", "--reuse-port"]
+    children = [subprocess.Popen(command) for _ in range(args.workers)]
+
+    def forward(signum, _frame):
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for child in children:
+        child.wait()
     return 0
 
 
