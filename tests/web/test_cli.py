@@ -230,17 +230,30 @@ def test_a_setting_and_its_file_together_or_an_unreadable_file_are_refused(tmp_p
     assert missing.returncode == 2 and "DATABASE_URL_FILE: cannot read" in missing.stderr and "nope" in missing.stderr
 
 
-def test_public_key_and_redis_url_files(tmp_path):
-    """JWT_PUBLIC_KEY_FILE and REDIS_URL_FILE go through the same convention (read by load_settings)."""
-    from actors.config import load_settings
+def test_public_key_and_redis_url_files(tmp_path, redis_url, redis_prefix):
+    """JWT_PUBLIC_KEY_FILE and REDIS_URL_FILE: an RS256 server on the real Redis, both named only in files."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
-    pem = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----"
-    (tmp_path / "key.pem").write_text(pem + "\n")
-    (tmp_path / "redis").write_text("redis://:pw@127.0.0.1:6379/0\n")
-    settings = load_settings(None, {"JWT_PUBLIC_KEY_FILE": str(tmp_path / "key.pem"),
-                                    "REDIS_URL_FILE": str(tmp_path / "redis")})
-    assert settings.jwt_public_key == pem
-    assert getattr(settings, "redis_url", "redis://:pw@127.0.0.1:6379/0") == "redis://:pw@127.0.0.1:6379/0"
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    (tmp_path / "private.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    (tmp_path / "public.pem").write_bytes(key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo) + b"\n")
+    (tmp_path / "redis-url").write_text(redis_url + "\n")
+    files = {"JWT_PUBLIC_KEY_FILE": str(tmp_path / "public.pem"), "REDIS_URL_FILE": str(tmp_path / "redis-url")}
+    signed = subprocess.run([EXE, "token", "--sub", "1", "--role", "ADMIN", "--private-key",
+                             str(tmp_path / "private.pem")], env=env(**files), capture_output=True, text=True,
+                            timeout=30, check=True).stdout.strip()
+    port, proc = run_serve(tmp_path, REDIS_PREFIX=redis_prefix, **files)
+    try:
+        wait_for_health(port, proc)
+        status = requests.get(f"http://127.0.0.1:{port}/api/ws", headers={"Authorization": f"Bearer {signed}"},
+                              timeout=5)
+        assert status.status_code == 200, status.text  # verified with the public key from the file
+        assert status.json()["broker"]["kind"] == "redis"  # the broker the file named
+    finally:
+        stop(proc)
 
 
 def migrate_cmd(tmp_path, *flags, url=None):
