@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import time
 import uuid
+from pathlib import Path
 
 import gevent
 import pytest
@@ -17,6 +18,7 @@ from tests.cluster.conftest import ADMIN, events_of, subscribe, wait_for
 from tests.conftest import token
 
 pytestmark = pytest.mark.redis
+REPO = Path(__file__).resolve().parents[2]
 
 
 def new_room() -> str:
@@ -151,3 +153,34 @@ def test_every_node_shows_the_cluster_and_a_dead_node_drops_out_within_three_hea
     assert gone_after <= 3 * 0.5 + 0.5  # three heartbeats, and the time to ask
     for client in clients:
         client.close()
+
+
+def test_statistics_are_recomputed_by_one_node_at_a_time_and_another_takes_over_when_it_dies(cluster):
+    """STATS_REFRESH_SECONDS=0.3 on three nodes: about one STATS_UPDATE per 0.3 s for the cluster, not three."""
+    cluster.settings.update(NODE_HEARTBEAT=0.3, STATS_PROVIDER="tests.stats_provider_example:figures",
+                            STATS_REFRESH_SECONDS=0.3, COALESCE_INTERVAL=0.05, PYTHONPATH=str(REPO),
+                            LOG_LEVEL="INFO")
+    nodes = cluster.start(3)
+    watcher = nodes[2].connect("9")
+    subscribe(watcher, "stats:dashboard")
+
+    def updates_within(seconds: float) -> list[dict]:
+        got, deadline = [], time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                frame = watcher.recv(timeout=left)
+            except WebSocketTimeoutException:
+                break
+            if frame["type"] == "STATS_UPDATE":
+                got.append(frame)
+        return got
+
+    updates_within(1.0)  # the lease is taken within a heartbeat or two
+    window = updates_within(3.0)
+    assert 5 <= len(window) <= 13, len(window)  # ~10 from one holder; three holders would send ~30
+    holder = next(n for n in nodes if "took the lease" in n.log())
+    holder.stop(signal.SIGKILL)
+    updates_within(3 * 0.3 + 0.6)  # its lease expires within three heartbeats
+    after = updates_within(2.0)
+    assert len(after) >= 3  # another node recomputes now
+    assert sum("took the lease" in n.log() for n in nodes) >= 2
