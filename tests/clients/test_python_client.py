@@ -9,6 +9,7 @@ import inspect
 from collections.abc import Iterator
 from typing import Any
 
+import gevent
 import pytest
 from realtime_client import (  # httpx comes with the test extra
     ApiError,
@@ -26,6 +27,12 @@ from .gateway import DROP, LOSE_ANSWER, Gateway
 
 ADMIN = token("1", "ADMIN", ttl=3600)
 FAST = RetryPolicy(attempts=4, initial=0.01, max_delay=0.05)
+
+
+def run_async(coroutine: Any) -> Any:
+    """``asyncio.run`` on an OS thread of gevent's pool, as an asyncio application runs beside others: asyncio
+    keeps one running loop per OS thread, and this one may already run Playwright's (the browser tests)."""
+    return gevent.get_hub().threadpool.apply(asyncio.run, (coroutine,))
 
 
 def snake(name: str) -> str:
@@ -193,7 +200,7 @@ def test_asyncio_client_publishes_creates_and_retries(server, gateway, connect):
             created = await rt.notifications.create(user_id="42", type="INFO", title="async", message="m")
             return dict(published), created
 
-    published, created = asyncio.run(run())
+    published, created = run_async(run())
     assert len(gateway.seen) == 4 and len(set(gateway.keys()[:3])) == 1
     frame = ws.recv_until(lambda f: f["type"] == "LEAD_ASSIGNED")
     assert frame["data"]["name"] == "Async Corp" and frame["offset"] == published["rooms"][1]["offset"]
@@ -205,4 +212,4 @@ def test_asyncio_client_publishes_creates_and_retries(server, gateway, connect):
             await user.notifications.mark_read(page["notifications"][0]["id"])
             return await user.notifications.list(unread=True)
 
-    assert asyncio.run(read())["unreadCount"] == 0
+    assert run_async(read())["unreadCount"] == 0
