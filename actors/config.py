@@ -119,6 +119,17 @@ class Settings:
         default=64, metadata={"help": "deepest nesting of arrays and objects in a REST body or a client frame"}
     )
     max_connections: int = field(default=10_000, metadata={"help": "open WebSocket connections at most"})
+    http_header_timeout: float = field(
+        default=10.0, metadata={"help": "seconds from connecting (or from the first byte of a kept-alive "
+                                        "connection's next request) to the end of the request's headers"}
+    )
+    http_idle_timeout: float = field(
+        default=15.0, metadata={"help": "seconds a kept-alive HTTP connection may wait for its next request"}
+    )
+    max_pending_connections: int = field(
+        default=1_000, metadata={"help": "HTTP connections still sending a request or idle between requests, at "
+                                         "most; past it the longest waiting is closed"}
+    )
     max_rooms_per_connection: int = field(default=200, metadata={"help": "subscriptions one socket may hold"})
     rate_limit_per_second: float = field(default=20.0, metadata={"help": "client frames per second, sustained"})
     rate_limit_burst: int = field(default=40, metadata={"help": "client frames allowed in a burst"})
@@ -219,12 +230,13 @@ class Settings:
                 raise ConfigError(f"JWT_SECRET must be at least {MIN_HMAC_KEY_BYTES} bytes long")
         elif not self.jwt_public_key:
             raise ConfigError(f"JWT_PUBLIC_KEY is required for {self.algorithm}")
-        for name in ("max_frame_bytes", "max_body_bytes", "max_json_depth", "max_connections", "outbox_max_frames",
+        for name in ("max_frame_bytes", "max_body_bytes", "max_json_depth", "max_connections",
+                     "max_pending_connections", "outbox_max_frames",
                      "outbox_max_bytes", "rate_limit_burst", "rate_limit_strikes", "history_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.upper()} must be at least 1")
         for name in ("heartbeat_interval", "heartbeat_timeout", "write_timeout", "rate_limit_per_second",
-                     "ask_timeout", "close_timeout"):
+                     "ask_timeout", "close_timeout", "http_header_timeout", "http_idle_timeout"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.upper()} must be positive")
         if self.heartbeat_timeout <= self.heartbeat_interval:

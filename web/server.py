@@ -12,7 +12,6 @@ from urllib.parse import unquote_plus
 from flask import Flask
 from gevent.pool import Pool
 from gevent.pywsgi import WSGIServer
-from geventwebsocket.handler import WebSocketHandler
 
 from actors import ActorSystem, Settings
 from store import Store, migrate
@@ -21,6 +20,7 @@ from store.notifications import StoredNotifications
 from .api.metrics import start_metrics_listener
 from .app import create_app
 from .database_schema import require_current
+from .http_deadlines import DeadlineHandler, WaitingConnections
 from .http_headers import parse_request_headers
 from .streams.ws import handshake_gate, run_admitted
 
@@ -47,8 +47,9 @@ def _redact_parameter(match: re.Match[str]) -> str:
     return match.group(0)
 
 
-class _Handler(WebSocketHandler):
-    """gevent-websocket's handler with TCP_NODELAY and access lines in our log instead of stderr."""
+class _Handler(DeadlineHandler):
+    """gevent-websocket's handler with TCP_NODELAY, deadlines until a request is in (``http_deadlines.py``),
+    and access lines in our log instead of stderr."""
 
     send_buffer = 0
     system: ActorSystem | None = None
@@ -88,6 +89,7 @@ class RealtimeServer:
         self.system: ActorSystem | None = None
         self.http: WSGIServer | None = None
         self.app: Flask | None = None
+        self.waiting: WaitingConnections | None = None
         self.metrics_http: WSGIServer | None = None
 
     @property
@@ -110,7 +112,12 @@ class RealtimeServer:
             raise
         system = self.system
         self.app = app = create_app(system, self.store)
-        handler = type("Handler", (_Handler,), {"send_buffer": settings.socket_send_buffer, "system": system})
+        self.waiting = WaitingConnections(settings.max_pending_connections)
+        app.extensions["realtime.http"] = self.waiting  # GET /api/ws shows it
+        handler = type("Handler", (_Handler,), {"send_buffer": settings.socket_send_buffer, "system": system,
+                                                "waiting": self.waiting,
+                                                "header_timeout": settings.http_header_timeout,
+                                                "idle_timeout": settings.http_idle_timeout})
         # a Pool, so that stop() can end keep-alive handlers too (the default spawner keeps no list)
         listener: Any = (settings.host, settings.port)
         if settings.reuse_port:  # --workers: every worker listens on the port, the kernel spreads connections

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 
 from ..auth import current_identity, system
 
@@ -15,7 +15,11 @@ bp = Blueprint("status", __name__)
 @bp.get("/api/ws")
 def status() -> Any:
     current_identity()
-    return jsonify(system().status())
+    answer = system().status()
+    waiting = current_app.extensions.get("realtime.http")
+    if waiting is not None:
+        answer["http"] = waiting.snapshot()  # connections still sending a request (web/http_deadlines.py)
+    return jsonify(answer)
 
 
 @bp.get("/healthz")
