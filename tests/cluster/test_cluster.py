@@ -161,7 +161,9 @@ def test_statistics_are_recomputed_by_one_node_at_a_time_and_another_takes_over_
                             STATS_REFRESH_SECONDS=0.3, COALESCE_INTERVAL=0.05, PYTHONPATH=str(REPO),
                             LOG_LEVEL="INFO")
     nodes = cluster.start(3)
-    watcher = nodes[2].connect("9")
+    holder = wait_for(lambda: next((n for n in nodes if "took the lease" in n.log()), None), timeout=5)
+    assert holder is not None
+    watcher = next(n for n in nodes if n is not holder).connect("9")  # it must outlive the holder
     subscribe(watcher, "stats:dashboard")
 
     def updates_within(seconds: float) -> list[dict]:
@@ -178,7 +180,6 @@ def test_statistics_are_recomputed_by_one_node_at_a_time_and_another_takes_over_
     updates_within(1.0)  # the lease is taken within a heartbeat or two
     window = updates_within(3.0)
     assert 5 <= len(window) <= 13, len(window)  # ~10 from one holder; three holders would send ~30
-    holder = next(n for n in nodes if "took the lease" in n.log())
     holder.stop(signal.SIGKILL)
     updates_within(3 * 0.3 + 0.6)  # its lease expires within three heartbeats
     after = updates_within(2.0)
