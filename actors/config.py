@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -136,6 +137,13 @@ class Settings:
     rate_limit_strikes: int = field(
         default=20, metadata={"help": "rate-limited frames in a row before the socket is closed with 1008"}
     )
+    max_message_fragments: int = field(
+        default=32, metadata={"help": "frames one inbound WebSocket message may be split into (more: close 1008)"}
+    )
+    message_timeout: float = field(
+        default=10.0, metadata={"help": "seconds a client may take to send one whole WebSocket message, from its "
+                                        "first byte (longer: close 1008)"}
+    )
     outbox_max_frames: int = field(default=2_000, metadata={"help": "frames queued for one slow socket"})
     outbox_max_bytes: int = field(default=4 * 1024 * 1024, metadata={"help": "bytes queued for one slow socket"})
     socket_send_buffer: int = field(
@@ -168,6 +176,10 @@ class Settings:
     trace_ring_size: int = field(default=200, metadata={"help": "recent trace events kept per actor (debug)"})
     websocket_debug: bool = field(default=False, metadata={"help": "trace every actor message", "flag": "debug"})
     dev: bool = field(default=False, metadata={"help": "development mode: generated key, relaxed origins"})
+    conformance_echo: bool = field(
+        default=False, metadata={"help": "test mode for scripts/conformance: /echo echoes every WebSocket message, "
+                                         "no token needed; refused unless HOST is a loopback address"}
+    )
     notification_max_per_user: int = field(
         default=1_000, metadata={"help": "notifications kept per recipient (user, or role for role notifications)"}
     )
@@ -263,6 +275,13 @@ class Settings:
         for name in ("redis_max_connections", "retry_after", "workers"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.upper()} must be at least 1")
+        if self.max_message_fragments < 1:
+            raise ConfigError("MAX_MESSAGE_FRAGMENTS must be at least 1")
+        if self.message_timeout <= 0:
+            raise ConfigError("MESSAGE_TIMEOUT must be positive")
+        if self.conformance_echo and not is_loopback(self.host):
+            raise ConfigError(f"--conformance-echo serves /echo without a token: it needs a loopback --host "
+                              f"(127.0.0.1 or ::1), not {self.host!r}")
         if self.redis_meta_ttl < self.history_seconds:
             raise ConfigError("REDIS_META_TTL must be at least HISTORY_SECONDS "
                               "(a room's numbering outlives its history)")
@@ -275,6 +294,16 @@ class Settings:
     def effective_broker_url(self) -> str:
         """The broker the server opens: REDIS_URL when set (it wins over BROKER_URL), else BROKER_URL."""
         return self.redis_url or self.broker_url
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _parser_for(f: dataclasses.Field[Any]) -> Callable[[str], Any]:

@@ -56,6 +56,10 @@ def _serve(settings: Settings, demo: bool = False) -> int:
 
     if settings.dev:
         _dev_banner(settings)
+    if settings.conformance_echo:  # Settings.validate has refused it on any host but a loopback one
+        banner = "=" * 78
+        log.warning("\n%s\n CONFORMANCE TEST MODE (--conformance-echo): not for production.\n /echo echoes every "
+                    "WebSocket message to anyone, with no token, on %s.\n%s", banner, settings.host, banner)
     stop = Event()
     gevent.signal_handler(signal.SIGTERM, stop.set)
     gevent.signal_handler(signal.SIGINT, stop.set)

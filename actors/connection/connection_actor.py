@@ -36,7 +36,7 @@ from ..rooms.actor_messages import (
 )
 from ..runtime.actor import TracedActor
 from ..runtime.context import ActorContext
-from ..transport.framing import CLOSE_POLICY, CLOSE_TOKEN_EXPIRED, text_frame
+from ..transport.framing import CLOSE_TOKEN_EXPIRED, text_frame
 from ..transport.outlet import Outlet
 from ..transport.socket_reader import SocketReader
 from .actor_messages import ClientFrame, ClientGone, TokenExpired
@@ -59,9 +59,6 @@ class ConnectionActor(TracedActor):
         self.outlet = outlet
         self.rooms: set[str] = set()
         self._awaiting_home: set[str] = set(identity.home_rooms)
-        self._tokens = float(ctx.settings.rate_limit_burst)
-        self._refilled = time.monotonic()
-        self._strikes = 0
         self._expiry: Any = None  # a libev timer: no greenlet per connection
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -91,12 +88,17 @@ class ConnectionActor(TracedActor):
     def handle(self, message: Any) -> Any:
         if isinstance(message, ClientFrame):
             self.ctx.metrics.frames_in += 1
-            self._client_frame(message.text)
+            if message.limited:
+                self._rate_limited()
+            else:
+                self._client_frame(message.text)
             if self.reader is not None and self.reader.paused:
                 self.reader.resume_if_drained()
         elif isinstance(message, Joined):
             self._home_joined(message.rooms)
         elif isinstance(message, ClientGone):
+            if message.code is not None:
+                self.outlet.close(message.code, message.reason)
             self._gone()
         elif isinstance(message, CloseConnection):
             self.outlet.close(message.code, message.reason)
@@ -136,8 +138,6 @@ class ConnectionActor(TracedActor):
     def _client_frame(self, text: str | None) -> None:
         frame_id = None
         try:
-            if not self._take_token():
-                return
             if text is None:
                 raise BadRequest("binary frames are not accepted; send JSON text")
             type_, data, frame_id = parse_client_frame(text, self.ctx.settings.max_json_depth)
@@ -214,25 +214,11 @@ class ConnectionActor(TracedActor):
 
     # --- limits ----------------------------------------------------------------------------------
 
-    def _take_token(self) -> bool:
-        """Token bucket; a run of ``rate_limit_strikes`` refused frames closes the socket with 1008."""
-        settings = self.ctx.settings
-        now = time.monotonic()
-        self._tokens = min(float(settings.rate_limit_burst),
-                           self._tokens + (now - self._refilled) * settings.rate_limit_per_second)
-        self._refilled = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            self._strikes = 0
-            return True
-        self._strikes += 1
-        self.ctx.metrics.rate_limited += 1
-        if self._strikes >= settings.rate_limit_strikes:
-            self.outlet.close(CLOSE_POLICY, "rate limit exceeded repeatedly")
-        else:
-            self.outlet.offer(text_frame(error_frame(
-                "RATE_LIMITED", f"more than {settings.rate_limit_per_second:g} frames per second")))
-        return False
+    def _rate_limited(self) -> None:
+        """A message the reader's frame budget refused (it charges every frame, fragments and pings too,
+        and closes with 1008 after ``RATE_LIMIT_STRIKES`` refusals in a row): answered, never read."""
+        self._answer(text_frame(error_frame(
+            "RATE_LIMITED", f"more than {self.ctx.settings.rate_limit_per_second:g} frames per second")))
 
     def _arm_expiry(self, exp: int) -> None:
         if self._expiry is not None:

@@ -17,11 +17,14 @@ from typing import Any
 
 import gevent
 import pykka
+from gevent.event import Event
 
 from ..errors import BadRequest
 from ..identity import Identity
 from ..protocol.positions import Since
 from ..runtime.context import ActorContext
+from ..transport.framing import OP_BINARY, Message, encode_frame, text_frame
+from ..transport.limits import ReadLimits
 from ..transport.outlet import Outlet
 from ..transport.socket_reader import SocketReader
 from ..transport.sse_outlet import SseOutlet
@@ -67,14 +70,59 @@ def serve_websocket(ctx: ActorContext, identity: Identity, sock: Any, pending: b
                     close_timeout=settings.close_timeout)
     actor = ConnectionActor(ctx, connection_id, identity, outlet, inline=True)
     ref = actor.actor_ref
+
+    def deliver(message: Message, limited: bool) -> None:
+        ref.tell(ClientFrame(message.text, limited))
+
     actor.reader = reader = SocketReader(
-        sock, pending, settings.max_frame_bytes, outlet,
-        deliver=lambda text: ref.tell(ClientFrame(text)), end=lambda code: ref.tell(ClientGone(code)),
-        inbox=actor.actor_inbox)
+        sock, pending, outlet, ReadLimits.from_settings(settings), ctx.metrics, deliver=deliver,
+        end=lambda code, reason: ref.tell(ClientGone(code, reason)), inbox=actor.actor_inbox)
     ctx.metrics.connections += 1
     ctx.metrics.connections_total += 1
     try:
         actor.run_inline()
+    finally:
+        reader.close()
+        outlet.drain(settings.close_timeout)
+        if reader.refused:
+            _linger(sock, settings.close_timeout)
+        outlet.dispose()
+
+
+def serve_echo(ctx: ActorContext, sock: Any, pending: bytes = b"") -> None:
+    """Echo every message back until the socket ends: ``/echo``, only with ``--conformance-echo``.
+
+    The conformance suite (``scripts/conformance``) judges our transport through it, so everything
+    between the socket and the echo is what ``/ws`` runs: the reader, its parser and limits (size,
+    fragments, deadline, frame rate), the outlet with its bounds, and the close handling. Only the
+    connection actor is left out: there is no token, no room and no JSON here. A message the rate
+    limit refuses is not echoed.
+    """
+    settings = ctx.settings
+    outlet = Outlet(new_connection_id(), sock, ctx.flusher, ctx.metrics, max_frames=settings.outbox_max_frames,
+                    max_bytes=settings.outbox_max_bytes, write_timeout=settings.write_timeout,
+                    close_timeout=settings.close_timeout, held=False)
+    ended = Event()
+    closing: list[tuple[int | None, str]] = []
+
+    def echo(message: Message, limited: bool) -> None:
+        if not limited:
+            frame = (text_frame(message.text) if message.text is not None
+                     else encode_frame(message.payload, OP_BINARY))
+            outlet.offer(frame)
+
+    def end(code: int | None, reason: str) -> None:
+        closing.append((code, reason))
+        ended.set()
+
+    reader = SocketReader(sock, pending, outlet, ReadLimits.from_settings(settings), ctx.metrics, deliver=echo,
+                          end=end)
+    try:
+        reader.start()
+        ended.wait()
+        code, reason = closing[0]
+        if code is not None:
+            outlet.close(code, reason)
     finally:
         reader.close()
         outlet.drain(settings.close_timeout)

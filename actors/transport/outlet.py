@@ -70,7 +70,7 @@ class Outlet:
                  "last_heard", "_max_frames", "_max_bytes", "_write_timeout", "_close_timeout")
 
     def __init__(self, connection_id: str, sock: Any, flusher: Flusher, metrics: Metrics, *, max_frames: int,
-                 max_bytes: int, write_timeout: float, close_timeout: float) -> None:
+                 max_bytes: int, write_timeout: float, close_timeout: float, held: bool = True) -> None:
         self.connection_id = connection_id
         self._sock = sock
         self._raw = getattr(sock, "_sock", sock)  # the non-blocking OS socket under gevent's wrapper
@@ -80,7 +80,8 @@ class Outlet:
         self._queued_bytes = 0
         self._backlog: memoryview | None = None
         self._dirty = False
-        self._held = True
+        self._held = held
+        """Held until ``release`` (CONNECTED first); the conformance echo has nothing to send first."""
         self._writer: gevent.Greenlet | None = None
         self._closer: gevent.Greenlet | None = None
         self.closing = False

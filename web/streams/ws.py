@@ -5,6 +5,10 @@ and Origin are checked in its ``pre_start_hook`` (``handshake_gate``): a refused
 upgrades and Flask answers it with 401/403/503 JSON. After the upgrade ``run_admitted`` gives the
 socket to ``ActorSystem.serve_connection``: its reader turns frames into ``ClientFrame`` messages and
 its outlet writes.
+
+``GET /echo`` (only with ``--conformance-echo``, a loopback-only test mode) is the same handshake,
+reader, outlet and limits with an echo in place of the connection actor, so that the conformance
+suite (``scripts/conformance``) judges the transport /ws runs.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from actors import ActorSystem
-from actors.errors import BadRequest, RealtimeError
+from actors.connection.serving import serve_echo
+from actors.errors import BadRequest, NotFound, RealtimeError, Unavailable
 
 from ..auth import admit_stream
 
@@ -22,12 +27,16 @@ bp = Blueprint("ws", __name__)
 
 _REJECTED = "realtime.rejected"
 _IDENTITY = "realtime.identity"
+_ECHO = "realtime.echo"
 
 
 def handshake_gate(system_: ActorSystem, environ: dict[str, Any]) -> bool:
     """gevent-websocket's pre-start hook: True means "do not upgrade, serve as plain HTTP"."""
-    if environ.get("PATH_INFO") != "/ws" or environ.get("HTTP_UPGRADE", "").lower() != "websocket":
+    path = environ.get("PATH_INFO")
+    if path not in ("/ws", "/echo") or environ.get("HTTP_UPGRADE", "").lower() != "websocket":
         return True
+    if path == "/echo":
+        return not _admit_echo(system_, environ)
     try:
         identity = admit_stream(system_, environ)
     except RealtimeError as exc:
@@ -35,6 +44,28 @@ def handshake_gate(system_: ActorSystem, environ: dict[str, Any]) -> bool:
         return True
     environ[_IDENTITY] = identity
     return False
+
+
+def _admit_echo(system_: ActorSystem, environ: dict[str, Any]) -> bool:
+    """``/echo`` exists only with ``--conformance-echo`` (a loopback-only test mode): no token, but the
+    same connection limit and shutdown refusal as /ws."""
+    if not system_.settings.conformance_echo:
+        return False
+    if not system_.running or system_.at_capacity():
+        environ[_REJECTED] = Unavailable("the server is shutting down or full")
+        return False
+    environ[_ECHO] = True
+    return True
+
+
+@bp.route("/echo", websocket=True)
+@bp.route("/echo")
+def echo() -> Response:
+    """Refused /echo upgrades; without ``--conformance-echo`` there is no such endpoint."""
+    rejected = request.environ.get(_REJECTED)
+    if rejected is not None:
+        raise rejected
+    raise NotFound("no such endpoint")
 
 
 @bp.route("/ws", websocket=True)
@@ -57,7 +88,8 @@ def run_admitted(system_: ActorSystem, handler: Any) -> bool:
     """
     ws = handler.websocket
     identity = handler.environ.get(_IDENTITY)
-    if ws is None or identity is None:
+    echo_ = handler.environ.get(_ECHO, False)
+    if ws is None or (identity is None and not echo_):
         return False
     sock = handler.socket
     pending = take_over(handler)
@@ -69,6 +101,10 @@ def run_admitted(system_: ActorSystem, handler: Any) -> bool:
     handler.environ["wsgi.websocket"] = None
     handler.headers = handler.response_headers = None  # the parsed request and the 101's headers: sent, done
     del ws  # this frame lives as long as the socket: it must not keep the WebSocket alive either
+    if echo_:
+        if system_.ctx is not None:
+            serve_echo(system_.ctx, sock, pending)
+        return True
     system_.serve_connection(identity, sock, pending)
     return True
 
