@@ -84,10 +84,11 @@ def site() -> Iterator[StaticSite]:
     served.stop()
 
 
-def open_app(page: Any, site: StaticSite, server: Any, bundle: bytes) -> None:
+def open_app(page: Any, site: StaticSite, server: Any, bundle: bytes, other: Any = None) -> None:
     site.files["/app.js"] = ("text/javascript", bundle)
     tokens = ",".join((token("2", ttl=3600), token("3", ttl=3600)))
-    page.goto(f"{site.origin}/?server=http://127.0.0.1:{server.port}&tokens={tokens}")
+    second = f"&server2=http://127.0.0.1:{other.port}" if other is not None else ""
+    page.goto(f"{site.origin}/?server=http://127.0.0.1:{server.port}&tokens={tokens}{second}")
 
 
 def test_the_package_ships_esm_types_and_use_client(tarball):
@@ -105,9 +106,13 @@ def test_the_package_ships_esm_types_and_use_client(tarball):
 
 
 @pytest.mark.parametrize("major", ["18", "19"])
-def test_installed_app_on_another_origin(start_server, site, page, bundles, major):
+def test_installed_app_on_another_origin(start_server, site, page, bundles, major, tmp_path):
     server = start_server(allowed_origins=(site.origin,))
-    open_app(page, site, server, bundles[major])
+    other_dir = tmp_path / "other"
+    other_dir.mkdir()
+    other = start_server(allowed_origins=(site.origin,), database_url=f"sqlite:///{other_dir}/realtime.db",
+                         data_dir=str(other_dir))  # a server of its own: its own database
+    open_app(page, site, server, bundles[major], other)
     assert page.inner_text("#react-version").split(".")[0] == major
     page.wait_for_selector("#status:text-is('connected')")
     page.wait_for_selector("#user:text-is('2')")
@@ -135,7 +140,7 @@ def test_installed_app_on_another_origin(start_server, site, page, bundles, majo
     # the notification center over REST from another origin (CORS), with a link, classes and clicks
     linked = notify(server.port, title="React toast", message="HIGH shows a toast", priority="HIGH",
                     link="/leads/9")
-    page.wait_for_selector(".rt-toast:has-text('React toast')")  # NotificationToast
+    page.wait_for_selector(".rt-toast .app-toast:text-is('REACT TOAST')")  # NotificationToast with renderToast
     assert page.inner_text(".rt-badge") == "1"
     assert page.eval_on_selector(".rt-badge", "b => getComputedStyle(b).backgroundColor") == "rgb(0, 128, 0)", \
         "the app's class overrides the default look"
@@ -164,6 +169,13 @@ def test_installed_app_on_another_origin(start_server, site, page, bundles, majo
     page.wait_for_selector("#user:text-is('3')")
     page.wait_for_selector("#unread:text-is('0')")
     page.wait_for_selector("#listed:text-is('0')")
+
+    # a new url for the Provider: a new connection to the other server
+    page.click("#switch-server")
+    page.wait_for_function(f"window.realtimeClient.baseUrl === 'http://127.0.0.1:{other.port}'")
+    page.wait_for_selector("#status:text-is('connected')")
+    publish(other.port, "STATS_UPDATE", {"openLeads": 5})
+    page.wait_for_selector("#stats:text-is('open leads 5')")
 
 
 def test_panel_stays_within_a_360px_viewport_when_the_bell_is_on_the_left(start_server, site, page, bundles):

@@ -12,6 +12,7 @@ import type { LeadUpdatedData, LiveEvent, Notification, ResyncEvent } from "@rea
 
 const params = new URLSearchParams(location.search);
 const server = params.get("server") ?? location.origin;
+const otherServer = params.get("server2") ?? server;
 const tokens = (params.get("tokens") ?? "").split(",");
 const exposed = window as unknown as Record<string, unknown>;
 
@@ -73,22 +74,24 @@ function Standalone() {
 
 function App() {
   const [token, setToken] = useState(tokens[0]);
+  const [url, setUrl] = useState(server);
   const clicked = (item: Notification) => {
     exposed.itemClicked = item.id;
   };
   return (
     <>
-      <RealtimeProvider url={server} token={token}>
+      <RealtimeProvider url={url} token={token}>
         <header style={{ display: "flex", justifyContent: "flex-start", padding: 4 }}>
           <NotificationCenter className="app-center" classNames={{ badge: "app-badge", item: "app-item" }}
             onItemClick={clicked} />
         </header>
         <Panel />
         <button id="switch-user" onClick={() => setToken(tokens[1])}>switch user</button>
+        <button id="switch-server" onClick={() => setUrl(otherServer)}>switch server</button>
         <NotificationToast onClick={(notification, event) => {
           event.preventDefault(); // stay on the page: the test reads what was clicked
           exposed.toastClicked = notification.id;
-        }} />
+        }} renderToast={(notification) => <b className="app-toast">{notification.title.toUpperCase()}</b>} />
       </RealtimeProvider>
       <Standalone />
     </>
