@@ -124,7 +124,8 @@ class RealtimeServer:
             listener = reuse_port_listener(settings.host, settings.port, settings.listen_backlog)
         self.http = WSGIServer(listener, app, handler_class=handler,
                                log=None, spawn=Pool(),
-                               error_log=logging.getLogger("realtime.http"), backlog=settings.listen_backlog)
+                               error_log=logging.getLogger("realtime.http"),
+                               backlog=None if settings.reuse_port else settings.listen_backlog)
         self.http.pre_start_hook = lambda handler: handshake_gate(system, handler.environ)  # type: ignore[attr-defined]
         self.http.start()
         self.metrics_http = start_metrics_listener(system)  # METRICS_PORT, when set
