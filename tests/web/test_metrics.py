@@ -183,6 +183,57 @@ def test_each_server_process_scrapes_under_its_own_node_label(start_server):
     client.close()
 
 
+def test_workers_are_scraped_one_by_one_under_their_node_labels(tmp_path, redis_url, redis_prefix):
+    """``serve --workers 2`` with METRICS_PORT: each worker answers on a port of its own, under its node id."""
+    import signal
+    import subprocess
+
+    from tests.conftest import SECRET
+    from tests.web.test_cli import EXE, env, wait_for_health
+
+    port = free_port()
+    metrics_port = free_port()
+    while True:  # two free ports in a row for the two workers' listeners
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", metrics_port + 1))
+                break
+            except OSError:
+                metrics_port = free_port()
+    proc = subprocess.Popen([EXE, "serve", "--workers", "2", "--host", "127.0.0.1", "--port", str(port)],
+                            cwd=tmp_path, env=env(JWT_SECRET=SECRET, REDIS_URL=redis_url, REDIS_PREFIX=redis_prefix,
+                                                  METRICS_PORT=str(metrics_port),
+                                                  DATABASE_URL=f"sqlite:///{tmp_path}/w.db"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_health(port, proc)
+
+        def both_up():
+            try:
+                return [scrape(p, headers=None) for p in (metrics_port, metrics_port + 1)]
+            except requests.ConnectionError:
+                return None
+
+        scrapes = wait_until(both_up, timeout=20)
+        assert scrapes, "both workers' metrics listeners answer"
+        nodes = [s[("node", ())] for s in scrapes]
+        assert len(set(nodes)) == 2 and all(len(node) == 12 for node in nodes)  # the broker's node ids
+        clients = [WsClient.open(port, token(str(n), "EMPLOYEE")) for n in range(6)]
+        for client in clients:
+            assert client.recv()["type"] == "CONNECTED"
+        counts = [value(scrape(p, headers=None), "realtime_connections", transport="websocket")
+                  for p in (metrics_port, metrics_port + 1)]
+        assert sum(counts) == 6  # each worker counts its own sockets; the sum over node is the server's
+        for client in clients:
+            client.close()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def test_the_grafana_dashboard_asks_only_for_metrics_the_server_exports(start_server):
     import json
     import re
