@@ -140,7 +140,7 @@ def surrogate_path(value: Any) -> str | None:
             for key, child in item.items():
                 name = f"{path}.{key}" if path else str(key)
                 if isinstance(key, str) and not encodable(key):
-                    return name.encode("utf-8", "backslashreplace").decode("ascii")
+                    return name.encode("utf-8", "backslashreplace").decode("utf-8")  # the surrogate as \udc80
                 stack.append((child, name))
         elif isinstance(item, list):
             stack.extend((child, f"{path}.{index}" if path else str(index)) for index, child in enumerate(item))

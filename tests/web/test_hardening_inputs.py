@@ -39,6 +39,7 @@ HOSTILE_BODIES = {
     "a float past the largest": b'{"stats":{"v":' + b"9" * 400 + b".5}}",
     "an escaped lone surrogate": b'{"title":"\\udc80","message":"m","type":"x","userId":"7"}',
     "a lone surrogate key": b'{"\\ud800":1}',
+    "a lone surrogate key under a non-ASCII key": '{"d\u00e9":{"\\udc00":1}}'.encode(),
     "raw surrogate bytes": b'{"title":"\xed\xb2\x80","message":"m","type":"x","userId":"7"}',
     "not UTF-8": b'{"title":"\xff"}',
 }

@@ -65,6 +65,7 @@ def test_bytes_must_be_utf8_and_a_lone_surrogate_is_named():
 
 def test_surrogate_path():
     assert surrogate_path({"a": ["x", {"b": "\udc80"}]}) == "a.1.b"
+    assert surrogate_path({"dat\ufeffa": {"\udc00": 1}}) == "dat\ufeffa.\\udc00"  # found by the fuzz target
     assert surrogate_path(["\ud800"]) == "0"
     assert surrogate_path({"ok": ["fine", 1, None]}) is None
 
