@@ -79,6 +79,9 @@ class Settings:
     node_heartbeat: float = field(
         default=2.0, metadata={"help": "seconds between a node's heartbeats in Redis; three missed drop it"}
     )
+    cluster_query_timeout: float = field(
+        default=0.5, metadata={"help": "seconds GET /api/ws?room= waits for the other nodes' member counts"}
+    )
     retry_after: int = field(
         default=2, metadata={"help": "Retry-After seconds of a 503 when the broker is unavailable"}
     )
@@ -269,7 +272,8 @@ class Settings:
             raise ConfigError(f"METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_CHARS} characters long")
         if not 0 <= self.metrics_port <= 65535:
             raise ConfigError("METRICS_PORT must be a TCP port (0: none)")
-        for name in ("redis_timeout", "redis_probe_interval", "redis_reconnect_max", "node_heartbeat"):
+        for name in ("redis_timeout", "redis_probe_interval", "redis_reconnect_max", "node_heartbeat",
+                     "cluster_query_timeout"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.upper()} must be positive")
         for name in ("redis_max_connections", "retry_after", "workers"):

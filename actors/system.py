@@ -20,7 +20,7 @@ from typing import Any
 import gevent
 import pykka
 
-from .cluster import Lease, NodeRegistry
+from .cluster import Lease, MemberCensus, NodeRegistry
 from .config import Settings
 from .connection.serving import SseStream, open_sse_stream, serve_websocket
 from .errors import Unavailable
@@ -49,7 +49,18 @@ from .publishing.coalescer import Coalescer
 from .publishing.event_service import EventService
 from .publishing.router import PublishAnswer, Router
 from .publishing.statistics import load_provider
-from .rooms.actor_messages import Browse, CheckPosition, Deliver, GetStatus, History, Kick, RoomMembers, Shutdown, Tick
+from .rooms.actor_messages import (
+    Browse,
+    CheckPosition,
+    CountMembers,
+    Deliver,
+    GetStatus,
+    History,
+    Kick,
+    RoomMembers,
+    Shutdown,
+    Tick,
+)
 from .rooms.broker import Broker, Checkpoint, Publication
 from .rooms.brokers import open_broker
 from .rooms.hub import Hub
@@ -99,6 +110,8 @@ class ActorSystem:
         self.nodes: NodeRegistry | None = None
         """With a Redis broker: this process among the cluster's nodes (heartbeat, the statistics lease)."""
         self.stats_lease: Lease | None = None
+        self.census: MemberCensus | None = None
+        """With a Redis broker: a room's member count asked of every node (``GET /api/ws?room=``)."""
         self.started_at = ""
         self.events = EventService(self)
         """Typed publishing for code inside the server process (one method per event type)."""
@@ -125,6 +138,11 @@ class ActorSystem:
             self.nodes = NodeRegistry(broker.client, self.settings.redis_prefix, broker.node_id,
                                       self.settings.node_heartbeat, self._node_info, (self.stats_lease,))
             self.nodes.start()
+            nodes = self.nodes
+            self.census = MemberCensus(broker.client, broker.listen, self.settings.redis_prefix, broker.node_id,
+                                       self._count_members, lambda: [record["id"] for record in nodes.nodes()],
+                                       self.settings.cluster_query_timeout)
+            self.census.start()
         lease = self.stats_lease
         self.coalescer = Coalescer.start(self.ctx, leader=(lambda: lease.held) if lease is not None else None)
         self._router = Router(self.settings, hub, self.coalescer)
@@ -166,6 +184,8 @@ class ActorSystem:
                 actor_ref.stop(block=True, timeout=timeout)
             except (pykka.ActorDeadError, pykka.Timeout, gevent.Timeout):
                 pass
+        if self.census is not None:
+            self.census.close()
         if self.nodes is not None:
             self.nodes.stop()
         if self.broker is not None:
@@ -282,6 +302,25 @@ class ActorSystem:
             return {"nodes": None, "error": str(exc)}
         return {"nodes": nodes, "totals": {"nodes": len(nodes),
                                            "connections": sum(int(n.get("connections", 0)) for n in nodes)}}
+
+    def _count_members(self, room: str) -> int:
+        return int(self.ask(self._hub(), CountMembers(room)))
+
+    def room_census(self, room: str) -> dict[str, Any]:
+        """``{room, members: {total, byNode}, unanswered}``: the room's sockets on every node (``GET /api/ws?room=``).
+
+        One process answers for itself (its node is ``local``); with Redis every live node is asked.
+        """
+        parse_room(room, self.settings.all_room_prefixes)
+        if self.census is None:
+            here = self._count_members(room)
+            return {"room": room, "members": {"total": here, "byNode": {"local": here}}, "unanswered": []}
+        try:
+            return self.census.count(room)
+        except Unavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001 (Redis: the request could not be sent)
+            raise Unavailable(f"the cluster could not be asked (Redis): {exc}") from None
 
     def broker_ready(self) -> bool:
         """The broker can take publishes and hand over other processes' events (``GET /readyz``)."""

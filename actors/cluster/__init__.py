@@ -1,6 +1,8 @@
-"""Several server processes as one: the node registry and the leases that keep cluster-wide jobs single."""
+"""Several server processes as one: the node registry, the leases that keep cluster-wide jobs single, the
+member count of a room across nodes, and coalescing windows shared by every node."""
 
+from .census import MemberCensus
 from .lease import Lease
 from .nodes import NodeRegistry
 
-__all__ = ["Lease", "NodeRegistry"]
+__all__ = ["Lease", "MemberCensus", "NodeRegistry"]

@@ -188,6 +188,17 @@ class RoomMembers:
 
 
 @dataclass(frozen=True, slots=True)
+class CountMembers:
+    """How many sockets (WebSocket and SSE) are in ``room`` in this process: answered as an int.
+
+    Cheap on purpose (a dict's length, no list of members): every node answers it when one node is asked
+    for a room's member count across the cluster (``GET /api/ws?room=``).
+    """
+
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
 class Kick:
     """Admin page: close one connection with ``code`` and ``reason``; answered True if it was open here."""
 

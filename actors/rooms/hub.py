@@ -27,6 +27,7 @@ from .actor_messages import (
     CheckPosition,
     CloseConnection,
     ConnectedUsers,
+    CountMembers,
     Deliver,
     GetStatus,
     History,
@@ -178,6 +179,8 @@ class Hub(TracedActor):
             return self._browse(message)
         if isinstance(message, RoomMembers):
             return self._room_members(message.room)
+        if isinstance(message, CountMembers):
+            return self._count_members(message.room)
         if isinstance(message, Kick):
             kicked = self.connections.get(message.connection_id)
             if kicked is not None:
@@ -369,6 +372,14 @@ class Hub(TracedActor):
                     "role": self.connections[cid].identity.role} for cid in member_ids if cid in self.connections]
         members.sort(key=lambda m: (m["userId"], m["connectionId"]))
         return {"room": room, "live": room in self.rooms, "members": members}
+
+    def _count_members(self, room: str) -> int:
+        """The room's sockets here: its actor's member count (read as the admin browser reads it), else the
+        dormant room's; no list is built, since every node answers this when a room's count is asked for."""
+        if room in self.rooms:
+            actor = self.ctx.tracer.actor(f"room:{room}") or {}
+            return int(actor.get("members", 0))
+        return len(self.dormant.get(room, _NO_MEMBERS).members)
 
     def _shutdown(self, code: int) -> int:
         self._shut_down = True

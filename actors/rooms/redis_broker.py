@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlparse
 
@@ -152,6 +152,8 @@ class RedisBroker:
                                        probe_interval=probe_interval, reconnect_max=reconnect_max,
                                        subscribe_timeout=max(timeout, 1.0))
         self._resyncs: set[gevent.Greenlet] = set()
+        self._controls: dict[bytes, Callable[[bytes], None]] = {}
+        """Channels that carry no room (the nodes' requests and answers, ``listen``) and who takes their messages."""
         self.checkpoints = 0
 
     # --- Broker ----------------------------------------------------------------------------------
@@ -172,6 +174,17 @@ class RedisBroker:
 
     def unsubscribe(self, room: str) -> None:
         self._listener.unsubscribe(self._channel(room))
+
+    def listen(self, channel: str, handle: Callable[[bytes], None]) -> None:
+        """Hand every message of ``channel`` (a name outside the rooms', under the prefix) to ``handle``.
+
+        For the nodes' own requests and answers (``actors/cluster``), on this process's one PUB/SUB
+        connection. ``handle`` runs on the listener's greenlet: it must not wait for anything.
+        """
+        name = f"{self._prefix}{channel}".encode()
+        assert not name.startswith(self._channel_prefix), f"{channel!r} would read as a room's channel"
+        self._controls[name] = handle
+        self._listener.subscribe(name)
 
     def position(self, room: str) -> Since:
         epoch, top, _, _ = self._read_room(room, -1, "")
@@ -263,6 +276,10 @@ class RedisBroker:
 
     def _message(self, channel: bytes, payload: bytes) -> None:
         """A PUB/SUB message: ``node type epoch offset json``; our own echo is dropped (the room fanned it out)."""
+        control = self._controls.get(channel)
+        if control is not None:
+            control(payload)
+            return
         node, type_, epoch, offset, text = payload.split(b" ", 4)
         if node.decode() == self.node_id or self._receive is None:
             return
@@ -276,7 +293,8 @@ class RedisBroker:
         greenlet.link(self._resyncs.discard)
 
     def _checkpoint_all(self) -> None:
-        rooms = [channel[len(self._channel_prefix):].decode() for channel in self._listener.wanted()]
+        rooms = [channel[len(self._channel_prefix):].decode() for channel in self._listener.wanted()
+                 if channel.startswith(self._channel_prefix)]
         for start in range(0, len(rooms), 200):
             batch = rooms[start:start + 200]
             try:

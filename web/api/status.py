@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 
 from ..auth import current_identity, system
 
@@ -14,8 +14,14 @@ bp = Blueprint("status", __name__)
 
 @bp.get("/api/ws")
 def status() -> Any:
-    current_identity()
+    """The server's status; ``?room=`` adds that room's members on every node (a room the caller may join)."""
+    identity = current_identity()
+    room = request.args.get("room")
+    if room is not None:
+        system().policy.check(identity, room)  # 400 for a malformed name, 403 for a room not the caller's
     answer = system().status()
+    if room is not None:
+        answer["room"] = system().room_census(room)
     waiting = current_app.extensions.get("realtime.http")
     if waiting is not None:
         answer["http"] = waiting.snapshot()  # connections still sending a request (web/http_deadlines.py)
