@@ -8,23 +8,23 @@ Every rule about an event type lives in its ``EventSpec`` and nowhere else: whic
 their predecessor (``superseding``), which are coalesced before they reach a room (``route``), and
 so which are never dropped or replaced on the way to a slow socket (every type that does not
 supersede: alerts, notifications, messages).
+
+Payloads are checked by a pydantic model built from each entry (``schemas.py``), which also gives the
+JSON Schema of ``GET /api/openapi.json`` and docs/events.md: the table below is the one source.
 """
 
 from __future__ import annotations
 
+import string
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from pydantic import BaseModel, ValidationError
 
 from ..errors import BadRequest, UnknownType
 from .rooms import parse_room
-
-ID = "id"          # a string or an integer id; routed as a string
-TEXT = "text"      # a string
-NUMBER = "number"  # an int or a float (not a bool)
-OBJECT = "object"  # a JSON object
-BOOL = "bool"
-ANY = "any"        # any JSON value
+from .schemas import ANY, BOOL, ID, NUMBER, OBJECT, TEXT, field_errors, payload_model  # noqa: F401 (kinds, re-exported)
 
 STATS_ROOM = "stats:dashboard"
 
@@ -37,9 +37,34 @@ ROUTE_STATS = "stats"
 """Through the Coalescer's statistics: figures merged into the room's last known set, then coalesced."""
 
 
+class Rooms:
+    """Default rooms from templates (``lead:{leadId}``): a callable on the payload that also documents itself."""
+
+    __slots__ = ("templates", "_fields")
+
+    def __init__(self, *templates: str) -> None:
+        self.templates = templates
+        self._fields = [[name for _, name, _, _ in string.Formatter().parse(t) if name] for t in templates]
+
+    def __call__(self, data: dict[str, Any]) -> list[str]:
+        """The rooms of this payload; KeyError names a template field the payload lacks."""
+        return [template.format(**{name: str(data[name]) for name in names})
+                for template, names in zip(self.templates, self._fields, strict=True)]
+
+    def fields(self) -> set[str]:
+        return {name for names in self._fields for name in names}
+
+    def describe(self) -> str:
+        return ", ".join(f"`{t}`" for t in self.templates)
+
+
 @dataclass(frozen=True, slots=True)
 class EventSpec:
-    """What one event type must carry, where it goes when the publisher names no room, how it travels."""
+    """What one event type must carry, where it goes when the publisher names no room, how it travels.
+
+    ``required`` and ``optional`` name each field's kind (``actors/protocol/schemas.py``); ``model`` is
+    the pydantic model built from them, which validates payloads and gives their JSON Schema.
+    """
 
     required: dict[str, str]
     optional: dict[str, str]
@@ -49,14 +74,34 @@ class EventSpec:
     """A newer one replaces an older one still queued for a slow socket, and a new subscriber gets the
     latest at once. Types that do not supersede are never replaced or dropped (only a 4008 close ends them)."""
     route: str = ROUTE_ROOM
+    room_doc: str = ""
+    """The default rooms as docs/events.md shows them, when ``rooms`` is not a ``Rooms``."""
+    custom: bool = False
+    """Added by the deployment (EVENT_TYPES_FILE), not built in."""
+    model: type[BaseModel] = field(init=False, repr=False, compare=False)
+    _kinds: dict[str, str] = field(init=False, repr=False, compare=False)
+    _validate: Callable[[Any], Any] = field(init=False, repr=False, compare=False)
+
+    def build(self, type_: str, example: dict[str, Any] | None = None) -> EventSpec:
+        """Make the pydantic model of this type's payload (once, when the catalogue is built)."""
+        model = payload_model(type_, self.required, self.optional, self.summary, example)
+        object.__setattr__(self, "model", model)
+        object.__setattr__(self, "_kinds", {**self.required, **self.optional})
+        object.__setattr__(self, "_validate", model.__pydantic_validator__.validate_python)
+        return self
+
+    def check(self, type_: str, data: dict[str, Any]) -> None:
+        """Raise BadRequest naming every bad field (``{"data.sent": "must be a number"}``); the data is not changed."""
+        try:
+            self._validate(data)
+        except ValidationError as exc:
+            raise BadRequest(f"invalid {type_} payload", fields=field_errors(exc, self._kinds)) from None
+
+    def default_rooms(self) -> str:
+        return self.rooms.describe() if isinstance(self.rooms, Rooms) else self.room_doc
 
 
-def _one(template: str) -> Callable[[dict[str, Any]], list[str]]:
-    return lambda data: [template.format(**{k: str(v) for k, v in data.items()})]
-
-
-def _lead_assigned(data: dict[str, Any]) -> list[str]:
-    return [f"lead:{data['leadId']}", f"user:{data['assignedTo']}"]
+_one = Rooms
 
 
 def _notification(data: dict[str, Any]) -> list[str]:
@@ -68,6 +113,7 @@ def _notification(data: dict[str, Any]) -> list[str]:
                      fields={"userId": "required when no room and no role is given"})
 
 
+_NOTIFICATION_ROOMS = "`user:{userId}` or `role:{role}`"
 _MESSAGE = {"messageId": ID, "contactId": ID}
 _MESSAGE_OPT = {"content": TEXT, "channel": TEXT, "status": TEXT, "direction": TEXT, "sentAt": TEXT}
 
@@ -92,18 +138,20 @@ CATALOGUE: dict[str, EventSpec] = {
                               _one("lead:{leadId}"), "a new lead"),
     "LEAD_UPDATED": EventSpec({"leadId": ID}, {"changes": OBJECT, "status": TEXT}, _one("lead:{leadId}"),
                               "lead fields changed"),
-    "LEAD_ASSIGNED": EventSpec({"leadId": ID, "assignedTo": ID}, {"assignedBy": ID, "name": TEXT}, _lead_assigned,
+    "LEAD_ASSIGNED": EventSpec({"leadId": ID, "assignedTo": ID}, {"assignedBy": ID, "name": TEXT},
+                               Rooms("lead:{leadId}", "user:{assignedTo}"),
                                "a lead was assigned; also sent to the assignee's user room"),
     "LEAD_CONVERTED": EventSpec({"leadId": ID}, {"contactId": ID, "value": NUMBER}, _one("lead:{leadId}"),
                                 "a lead became a customer"),
     "CONTACT_UPDATED": EventSpec({"contactId": ID}, {"changes": OBJECT}, _one("contact:{contactId}"),
                                  "contact fields changed"),
     "SYSTEM_ALERT": EventSpec({"level": TEXT, "message": TEXT}, {"title": TEXT, "source": TEXT},
-                              lambda data: ["role:ADMIN"], "alerts, errors, maintenance; never dropped"),
-    "STATS_UPDATE": EventSpec({}, {}, lambda data: [STATS_ROOM], "dashboard statistics; coalesced",
+                              Rooms("role:ADMIN"), "alerts, errors, maintenance; never dropped"),
+    "STATS_UPDATE": EventSpec({}, {}, Rooms(STATS_ROOM), "dashboard statistics; coalesced",
                               superseding=True, route=ROUTE_STATS),
     "NOTIFICATION": EventSpec({}, {"userId": ID, "role": TEXT, "title": TEXT, "message": TEXT, "priority": TEXT},
-                              _notification, "a bare frame, not stored (POST /api/notifications)"),
+                              _notification, "a bare frame, not stored (POST /api/notifications)",
+                              room_doc=_NOTIFICATION_ROOMS),
     "NOTIFICATION_READ": EventSpec({"userId": ID}, {"ids": ANY, "unreadCount": NUMBER}, _one("user:{userId}"),
                                    "read state changed on another tab or device"),
 }
@@ -113,48 +161,14 @@ EVENT_TYPES = frozenset(CATALOGUE)
 SUPERSEDING_TYPES = frozenset(type_ for type_, spec in CATALOGUE.items() if spec.superseding)
 
 
-def _check(value: Any, kind: str) -> str | None:
-    """None when ``value`` is of ``kind``; else what it should have been."""
-    if kind == ANY:
-        return None
-    if kind == ID:
-        ok = (isinstance(value, str) and 0 < len(value) <= 64) or (
-            isinstance(value, int) and not isinstance(value, bool))
-        return None if ok else "must be a string or an integer id"
-    if kind == TEXT:
-        return None if isinstance(value, str) else "must be a string"
-    if kind == NUMBER:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        return None if ok else "must be a number"
-    if kind == OBJECT:
-        return None if isinstance(value, dict) else "must be an object"
-    if kind == BOOL:
-        return None if isinstance(value, bool) else "must be true or false"
-    return None
-
-
 def validate(type_: Any, data: Any) -> EventSpec:
     """Raise UnknownType or BadRequest (with one message per bad field); return the type's spec."""
-    if not isinstance(type_, str) or type_ not in CATALOGUE:
+    spec = CATALOGUE.get(type_) if isinstance(type_, str) else None
+    if spec is None:
         raise UnknownType(f"unknown event type {str(type_)[:40]!r}; expected one of {', '.join(sorted(CATALOGUE))}")
     if not isinstance(data, dict):
         raise BadRequest("'data' must be an object", fields={"data": "must be an object"})
-    spec = CATALOGUE[type_]
-    fields: dict[str, str] = {}
-    for name, kind in spec.required.items():
-        if name not in data:
-            fields[f"data.{name}"] = "required"
-        else:
-            problem = _check(data[name], kind)
-            if problem:
-                fields[f"data.{name}"] = problem
-    for name, kind in spec.optional.items():
-        if name in data and data[name] is not None:
-            problem = _check(data[name], kind)
-            if problem:
-                fields[f"data.{name}"] = problem
-    if fields:
-        raise BadRequest(f"invalid {type_} payload", fields=fields)
+    spec.check(type_, data)
     return spec
 
 
@@ -174,20 +188,14 @@ def prepare(type_: Any, data: Any, room: Any, prefixes: tuple[str, ...]) -> list
 
 
 def catalogue_table() -> str:
-    """The Markdown table of docs/events.md."""
+    """The Markdown table of docs/events.md (built-in types only: a deployment's own are in its document)."""
     rows = ["| type | required fields | optional fields | default rooms |", "|---|---|---|---|"]
-    examples = {"contactId": "C", "campaignId": "K", "leadId": "L", "assignedTo": "U", "userId": "U",
-                "messageId": "M", "level": "warn", "message": "m", "status": "s", "sent": 1}
     for type_, spec in sorted(CATALOGUE.items()):
-        try:
-            rooms = ", ".join(f"`{r}`" for r in spec.rooms({**examples}))
-        except BadRequest:
-            rooms = "`user:{userId}` or `role:{role}`"
-        rooms = rooms.replace(":C", ":{contactId}").replace(":K", ":{campaignId}").replace(":L", ":{leadId}")
-        rooms = rooms.replace(":U", ":{userId}" if type_ != "LEAD_ASSIGNED" else ":{assignedTo}")
+        if spec.custom:
+            continue
         required = ", ".join(f"`{k}` ({v})" for k, v in spec.required.items()) or "—"
         optional = ", ".join(f"`{k}` ({v})" for k, v in spec.optional.items()) or "any"
-        rows.append(f"| `{type_}` | {required} | {optional} | {rooms} |")
+        rows.append(f"| `{type_}` | {required} | {optional} | {spec.default_rooms()} |")
     return "\n".join(rows) + "\n"
 
 
@@ -214,4 +222,28 @@ EXAMPLES: dict[str, dict[str, Any]] = {
 }
 """A valid payload per type: the documentation's examples and the tests' fixtures."""
 assert set(EXAMPLES) == set(CATALOGUE)
+for _type, _spec in CATALOGUE.items():
+    _spec.build(_type, EXAMPLES[_type])
+
+
+def register(type_: str, spec: EventSpec, example: dict[str, Any]) -> None:
+    """Add a deployment's own event type (``EVENT_TYPES_FILE``, see ``schemas_custom.py``) to the catalogue.
+
+    The catalogue is the process's table of event types, read by every publish, so a custom type is
+    validated, routed and documented exactly like a built-in one. Custom types go straight to their
+    room: they are never coalesced and never replaced in a slow socket's queue.
+    """
+    if type_ in CATALOGUE and not CATALOGUE[type_].custom:
+        raise ValueError(f"{type_} is a built-in event type")
+    if spec.route != ROUTE_ROOM or spec.superseding:
+        raise ValueError(f"{type_}: a custom event type goes straight to its room")
+    CATALOGUE[type_] = spec.build(type_, example)
+    EXAMPLES[type_] = example
+
+
+def unregister(type_: str) -> None:
+    """Remove a custom type again (a server that loaded it stops; built-in types cannot be removed)."""
+    if type_ in CATALOGUE and CATALOGUE[type_].custom:
+        del CATALOGUE[type_]
+        EXAMPLES.pop(type_, None)
 

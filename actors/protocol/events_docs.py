@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from .events import EXAMPLES, catalogue_table
+import json
+
+from .events import CATALOGUE, EXAMPLES, catalogue_table
+from .schemas import KIND_MESSAGES, KIND_TYPES, KINDS
+
+
+def kinds_table() -> str:
+    """Each field kind, its JSON Schema and what a caller is told when a value is not of it."""
+    from pydantic import TypeAdapter
+
+    rows = ["| kind | JSON Schema | refused with |", "|---|---|---|"]
+    for kind in KINDS:
+        schema = json.dumps(TypeAdapter(KIND_TYPES[kind]).json_schema(), sort_keys=True)
+        rows.append(f"| `{kind}` | `{schema}` | `{KIND_MESSAGES[kind]}` |")
+    return "\n".join(rows) + "\n"
 
 
 def render_doc() -> str:
     """docs/events.md: the catalogue table, the routing rules and an example of each payload."""
-    import json
-
     parts = [
         "# Events\n\n",
         "Generated from `actors/protocol/events.py` by `python -m actors.protocol.events_docs > docs/events.md`;\n",
@@ -32,9 +44,20 @@ def render_doc() -> str:
         "`POST /api/live-sync/stats` takes `{\"stats\": {...}, \"room\"?}` (a push) or `{\"recompute\": true}`\n",
         "(asks `STATS_PROVIDER`, answers 200 with the figures, 409 when there is no provider or it failed).\n\n",
         catalogue_table(),
+        "\n## Field kinds\n\n",
+        "Each field is declared by its kind. A pydantic v2 model is built from each type's declaration\n",
+        "(`actors/protocol/schemas.py`): it checks payloads (strictly: `\"5\"` is not a number, `true` is not an id)\n",
+        "and gives the JSON Schema of `GET /api/openapi.json` (`components.schemas.<Type>Data`, e.g.\n",
+        "`LeadAssignedData`). A payload is passed on as it came; the model only judges it.\n\n",
+        kinds_table(),
+        "\n## Your own event types\n\n",
+        "A deployment adds its own types with `EVENT_TYPES_FILE` (a TOML or JSON file, see\n",
+        "docs/operations.md): the same kinds, default rooms from templates, validated and documented like the\n",
+        "types above, and listed in `GET /api/openapi.json`. They go straight to their rooms (never coalesced\n",
+        "or replaced in a slow socket's queue).\n",
         "\n## Examples\n\n",
     ]
-    for type_ in sorted(EXAMPLES):
+    for type_ in sorted(t for t in EXAMPLES if not CATALOGUE[t].custom):
         parts.append(f"`{type_}`\n```json\n{json.dumps(EXAMPLES[type_])}\n```\n\n")
     return "".join(parts)
 
