@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import socket
 from typing import Any
 
 import gevent
@@ -45,11 +46,18 @@ def new_connection_id() -> str:
 
 
 def _linger(sock: Any, timeout: float) -> None:
-    """After refusing a frame, discard what the peer still sends until it closes (bounded).
+    """After refusing a frame: end our side of the TCP connection, then discard what the peer still sends
+    until it closes (bounded).
 
     Closing a socket with unread bytes in it sends RST, which can destroy our close frame before the
-    peer reads it: a peer that sent an oversize frame would see 1006 instead of 1009.
+    peer reads it: a peer that sent an oversize frame would see 1006 instead of 1009. The FIN goes
+    first because RFC 6455 (7.1.1) wants the server to end the TCP connection, and a peer that waits for
+    that (the conformance suite does) would otherwise have to drop it itself.
     """
+    try:
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        return
     with gevent.Timeout(timeout, False):
         try:
             while sock.recv(65536):
