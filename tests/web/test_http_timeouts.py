@@ -180,3 +180,18 @@ def test_the_timeouts_are_settings_with_flags():
     for bad in (dict(http_header_timeout=0), dict(http_idle_timeout=-1), dict(max_pending_connections=0)):
         with pytest.raises(ConfigError):
             Settings(jwt_secret="x" * 40, **bad).validate()
+
+
+def test_process_figures_are_given_on_request_only(server):
+    headers = {"Authorization": f"Bearer {token('1', 'ADMIN')}"}
+    plain = requests.get(f"http://127.0.0.1:{server.port}/api/ws", headers=headers, timeout=5).json()
+    assert "process" not in plain
+    client = WsClient.open(server.port, token("42"))
+    try:
+        assert client.recv()["type"] == "CONNECTED"
+        process = requests.get(f"http://127.0.0.1:{server.port}/api/ws?process=true", headers=headers,
+                               timeout=5).json()["process"]
+    finally:
+        client.close()
+    assert process["rssBytes"] > 10 * 2**20 and process["greenlets"] >= 1
+    assert process["sockets"] >= 2 and process["fds"] >= process["sockets"]  # the listener and this WebSocket

@@ -3,8 +3,11 @@ balancers: alive, and able to take publishes and hear other processes' events)."
 
 from __future__ import annotations
 
+import gc
+import os
 from typing import Any
 
+import greenlet
 from flask import Blueprint, current_app, jsonify, request
 
 from ..auth import current_identity, system
@@ -25,7 +28,36 @@ def status() -> Any:
     waiting = current_app.extensions.get("realtime.http")
     if waiting is not None:
         answer["http"] = waiting.snapshot()  # connections still sending a request (web/http_deadlines.py)
+    if request.args.get("process") in ("1", "true"):
+        answer["process"] = process_figures()
     return jsonify(answer)
+
+
+def process_figures() -> dict[str, int | None]:
+    """This process's resident memory, live greenlets, open descriptors and sockets (``?process=true``).
+
+    For soak runs and leak hunts (``scripts/soak``): compare two readings. Only on request: counting
+    greenlets walks every object the collector tracks, a few milliseconds with 10,000 sockets' objects
+    alive, and it sees only greenlets the collector tracks, so not those of start-up once ``serve`` has
+    frozen them (``gc.freeze``). Linux only (``/proc``); elsewhere the memory and descriptor figures are null.
+    """
+    rss: int | None = None
+    fds: int | None = None
+    sockets: int | None = None
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            rss = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        links = []
+        for name in os.listdir("/proc/self/fd"):
+            try:
+                links.append(os.readlink(f"/proc/self/fd/{name}"))
+            except OSError:  # closed meanwhile (the listing's own descriptor, for one)
+                pass
+        fds, sockets = len(links), sum(1 for link in links if link.startswith("socket:"))
+    except OSError:
+        pass
+    greenlets = sum(1 for obj in gc.get_objects() if isinstance(obj, greenlet.greenlet) and not obj.dead)
+    return {"rssBytes": rss, "greenlets": greenlets, "fds": fds, "sockets": sockets}
 
 
 @bp.get("/healthz")
