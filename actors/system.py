@@ -20,7 +20,7 @@ from typing import Any
 import gevent
 import pykka
 
-from .cluster import Lease, MemberCensus, NodeRegistry
+from .cluster import Lease, MemberCensus, NodeRegistry, SharedWindows
 from .config import Settings
 from .connection.serving import SseStream, open_sse_stream, serve_websocket
 from .errors import Unavailable
@@ -144,7 +144,12 @@ class ActorSystem:
                                        self.settings.cluster_query_timeout)
             self.census.start()
         lease = self.stats_lease
-        self.coalescer = Coalescer.start(self.ctx, leader=(lambda: lease.held) if lease is not None else None)
+        shared = None
+        if isinstance(broker, RedisBroker):  # coalescing and merged statistics for the cluster, not per process
+            shared = SharedWindows(broker.client, self.settings.redis_prefix, broker.node_id,
+                                   self.settings.coalesce_interval, self.settings.redis_meta_ttl)
+        self.coalescer = Coalescer.start(self.ctx, leader=(lambda: lease.held) if lease is not None else None,
+                                         shared=shared)
         self._router = Router(self.settings, hub, self.coalescer)
         if self.notification_repository is not None:
             self.notifications = NotificationService.start(self.ctx, self.notification_repository)

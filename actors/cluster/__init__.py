@@ -2,7 +2,8 @@
 member count of a room across nodes, and coalescing windows shared by every node."""
 
 from .census import MemberCensus
+from .coalescing import SharedWindows
 from .lease import Lease
 from .nodes import NodeRegistry
 
-__all__ = ["Lease", "MemberCensus", "NodeRegistry"]
+__all__ = ["Lease", "MemberCensus", "NodeRegistry", "SharedWindows"]

@@ -10,6 +10,12 @@ Statistics are merged per stats room: a push adds or replaces figures in the las
 ``STATS_UPDATE`` carries the whole merged set. A provider (``STATS_PROVIDER=module:function``) may
 recompute them, on request or every ``STATS_REFRESH_SECONDS``; it runs on a worker thread so a slow
 query does not hold the loop.
+
+With several processes sharing Redis (``shared``: ``actors/cluster/coalescing.py``) the windows, the held
+values and the merged figures live in Redis instead, so the rules above hold for the cluster, not per
+process: one update per interval per (type, room) from all processes together, the last one always sent,
+one merged set of figures. The Coalescer stays the one actor that talks to Redis for it (one script per
+update, on its own greenlet); the node that opened a window flushes it.
 """
 
 from __future__ import annotations
@@ -22,12 +28,13 @@ from typing import Any
 
 import gevent
 
-from ..errors import Conflict
+from ..cluster.coalescing import FLUSH_MARGIN, SharedWindows
+from ..errors import Conflict, Unavailable
 from ..protocol.events import STATS_ROOM
 from ..rooms.actor_messages import Publish
 from ..runtime.actor import TracedActor
 from ..runtime.context import ActorContext
-from ..runtime.reply import Reply
+from ..runtime.reply import Failure, Reply
 from .actor_messages import Coalesce, FlushCoalesced, GetSyncStatus, PushStats, RecomputeStats, StatsComputed
 from .statistics import StatsState, load_provider
 
@@ -41,6 +48,8 @@ class _Slot:
     last_sent: float = -1e9
     pending: dict[str, Any] | None = None
     timer: gevent.Greenlet | None = None
+    token: str | None = None
+    """Shared windows: the window this node opened, which its timer flushes."""
 
 
 class Coalescer(TracedActor):
@@ -48,10 +57,13 @@ class Coalescer(TracedActor):
 
     kind = "coalescer"
 
-    def __init__(self, ctx: ActorContext, leader: Callable[[], bool] | None = None) -> None:
+    def __init__(self, ctx: ActorContext, leader: Callable[[], bool] | None = None,
+                 shared: SharedWindows | None = None) -> None:
         super().__init__(ctx, "coalescer")
         self._leader = leader
         """With several processes: whether this one holds the statistics lease (None: one process, always)."""
+        self._shared = shared
+        """With several processes: the windows and figures in Redis (None: this process's memory)."""
         self._interval = ctx.settings.coalesce_interval
         self._slots: dict[tuple[str, str], _Slot] = {}
         self._stats: dict[str, StatsState] = {}
@@ -91,6 +103,9 @@ class Coalescer(TracedActor):
     # --- coalescing ------------------------------------------------------------------------------
 
     def _coalesce(self, room: str, type_: str, data: dict[str, Any], reply: Reply | None) -> None:
+        if self._shared is not None:
+            self._coalesce_shared(room, type_, data, reply)
+            return
         key = (type_, room)
         slot = self._slots.get(key)
         if slot is None:
@@ -125,6 +140,9 @@ class Coalescer(TracedActor):
         slot = self._slots.get((type_, room))
         if slot is None or slot.timer is not None:
             return
+        if self._shared is not None:
+            self._flush_shared(slot, type_, room)
+            return
         if slot.pending is None:
             del self._slots[(type_, room)]
             return
@@ -136,9 +154,79 @@ class Coalescer(TracedActor):
     def _publish(self, room: str, type_: str, data: dict[str, Any], reply: Reply | None) -> None:
         self.tell_hub(Publish(room, type_, data, reply))
 
+    # --- coalescing for the cluster (windows in Redis) -------------------------------------------
+
+    def _coalesce_shared(self, room: str, type_: str, data: dict[str, Any], reply: Reply | None) -> Unavailable | None:
+        """Ask Redis whether the update opens a window (send it now) or is held for the window's owner.
+
+        ``STATS_UPDATE`` carries figures to merge into the room's set in Redis; what is sent is the merged set.
+        Returns the failure when Redis could not be asked (``reply`` has it too): nothing was stored or sent.
+        """
+        assert self._shared is not None
+        merge = type_ == "STATS_UPDATE"
+        try:
+            offered = self._shared.offer(room, type_, data, merge=merge)
+        except Unavailable as exc:
+            if reply is not None:
+                reply.set(Failure(exc))
+            return exc
+        if merge and offered.value is not None:
+            self._remember_figures(room, offered.value)
+        if offered.lead:
+            assert offered.value is not None
+            key = (type_, room)
+            slot = self._slots.get(key)
+            if slot is None:
+                slot = self._slots[key] = _Slot()
+            slot.token = offered.token
+            slot.last_sent = time.monotonic()
+            self._publish(room, type_, offered.value, reply)
+            self._rearm(slot, type_, room)
+            return None
+        if offered.replaced:
+            self.ctx.metrics.of(type_).coalesced += 1
+        if reply is not None:
+            reply.set({"room": room, "coalesced": True, "offset": None, "delivered": 0})
+        return None
+
+    def _rearm(self, slot: _Slot, type_: str, room: str) -> None:
+        """The flush of the window this node just opened, just after it ends (a timer of an older window goes)."""
+        if slot.timer is not None:
+            slot.timer.kill(block=False)
+            slot.timer = None
+        assert self._shared is not None
+        self._arm(slot, type_, room, self._shared.interval + FLUSH_MARGIN)
+
+    def _flush_shared(self, slot: _Slot, type_: str, room: str) -> None:
+        assert self._shared is not None and slot.token is not None
+        merge = type_ == "STATS_UPDATE"
+        try:
+            value, token = self._shared.flush(room, type_, slot.token, merge=merge)
+        except Unavailable as exc:
+            log.warning("flushing the %s window of %s failed: %s", type_, room, exc.message)
+            value = token = None
+        if value is None:
+            del self._slots[(type_, room)]  # nothing held, or another node's window now: its owner flushes it
+            return
+        if merge:
+            self._remember_figures(room, value)
+        slot.token = token
+        slot.last_sent = time.monotonic()
+        self._publish(room, type_, value, None)
+        self._rearm(slot, type_, room)
+
+    def _remember_figures(self, room: str, figures: dict[str, Any]) -> None:
+        """The cluster's merged set as this node last saw it (GET /api/live-sync)."""
+        state = self._stats.setdefault(room, StatsState())
+        state.figures = dict(figures)
+        state.updated_at = time.time()
+
     # --- statistics ------------------------------------------------------------------------------
 
     def _push_stats(self, room: str, figures: dict[str, Any], reply: Reply | None) -> None:
+        if self._shared is not None:  # merged in Redis, for the cluster
+            self._coalesce_shared(room, "STATS_UPDATE", figures, reply)
+            return
         state = self._stats.setdefault(room, StatsState())
         state.figures.update(figures)
         state.updated_at = time.time()
@@ -180,11 +268,20 @@ class Coalescer(TracedActor):
                 reply.set_exception(exc_info=(Conflict, Conflict(f"statistics provider failed: {error}"), None))
             return
         self._last_recompute = {"at": time.time(), "error": None}
-        state = self._stats.setdefault(STATS_ROOM, StatsState())
-        state.figures.update(figures)
-        state.updated_at = time.time()
-        answer = {"room": STATS_ROOM, "stats": dict(state.figures)}
-        self._coalesce(STATS_ROOM, "STATS_UPDATE", dict(state.figures), None)
+        if self._shared is not None:
+            failed = self._coalesce_shared(STATS_ROOM, "STATS_UPDATE", figures, None)
+            if failed is not None:
+                for reply in waiting:
+                    reply.set(Failure(failed))
+                return
+            merged = dict(self._stats[STATS_ROOM].figures)
+        else:
+            state = self._stats.setdefault(STATS_ROOM, StatsState())
+            state.figures.update(figures)
+            state.updated_at = time.time()
+            merged = dict(state.figures)
+            self._coalesce(STATS_ROOM, "STATS_UPDATE", dict(state.figures), None)
+        answer = {"room": STATS_ROOM, "stats": merged}
         for reply in waiting:
             reply.set(answer)
 
@@ -201,6 +298,7 @@ class Coalescer(TracedActor):
     def _status(self) -> dict[str, Any]:
         return {
             "coalesceIntervalMs": round(self._interval * 1000),
+            **({"sharedWindows": True, "windowsOpenHere": len(self._slots)} if self._shared is not None else {}),
             "pendingCoalesced": sum(1 for slot in self._slots.values() if slot.pending is not None),
             "statsProvider": self.ctx.settings.stats_provider or None,
             "statsRefreshSeconds": self.ctx.settings.stats_refresh_seconds,
