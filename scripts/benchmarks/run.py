@@ -373,6 +373,8 @@ def run_loadgen(cfg: dict, server_sid: int, settle: float, phase_idle_wait: floa
                 continue
             if msg.get("mark") == "ready":  # before a measured phase: wait (bounded) for quiet
                 marks[f"ready_{msg.get('phase')}"] = wait_idle(phase_idle_wait)
+                if probe is not None and msg.get("phase") == "storm":  # where the clients are before the cut
+                    marks["ready_storm"]["status"] = probe()
                 proc.stdin.write("go\n")
                 proc.stdin.flush()
             elif "mark" in msg:
@@ -428,11 +430,16 @@ def phase_config(args, n: int) -> dict:
     cfg["deadlineMs"] = int(connect_deadline + burst_timeout * (cfg["burst"]["repeat"] + 1)
                             + paced_seconds * 1000 + 30_000 + 45_000
                             + 8 * cfg["settleMs"] + 30_000)
+    if args.recovery_storm:
+        storm_timeout = max(30_000, n * 10)
+        cfg["storm"] = {"events": args.storm_events, "concurrency": 4, "timeoutMs": storm_timeout}
+        cfg["deadlineMs"] += storm_timeout + 30_000
     return cfg
 
 
-def status_probe(port: int, secret: str):
-    """For our server: its garbage-collector figures from ``GET /api/ws``, read at each phase boundary."""
+def status_probe(port: int, secret: str, room: str | None = None):
+    """For our server: its garbage-collector figures from ``GET /api/ws``, read at each phase boundary, and
+    with ``room`` (the recovery storm) that room's members on each node (``?room=``: where the clients are)."""
     def probe() -> dict | None:
         try:
             import jwt  # the peers' own dependency
@@ -441,10 +448,11 @@ def status_probe(port: int, secret: str):
             token = jwt.encode({"sub": "bench-probe", "role": "ADMIN", "iat": now, "exp": now + 300}, secret,
                                algorithm="HS256")
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2.0)
-            conn.request("GET", "/api/ws", headers={"Authorization": f"Bearer {token}"})
+            conn.request("GET", "/api/ws" + (f"?room={room}" if room else ""),
+                         headers={"Authorization": f"Bearer {token}"})
             body = json.loads(conn.getresponse().read())
             conn.close()
-            return {"gc": body.get("gc")}
+            return {"gc": body.get("gc"), **({"room": body.get("room")} if room else {})}
         except Exception as e:  # noqa: BLE001  (a diagnostic: never fail the run for it)
             return {"error": repr(e)[:200]}
     return probe
@@ -498,7 +506,12 @@ def measure(name: str, n: int, args, logdir: Path) -> dict:
             lg["rest"] = dict(rest_spec, **lg["rest"])
         cfg.update(lg, port=port, secret=secret, label=f"{name} N={n}")
         cfg["deadlineMs"] += int(8 * (args.phase_wait_idle + 1) * 1000)
-        probe = status_probe(port, secret) if name.startswith("ours") else None
+        if "storm" in cfg:
+            if lg["kind"] == "ours":
+                cfg["storm"]["room"] = lg["burstRoom"]
+            else:
+                del cfg["storm"]  # resuming with `since` is our protocol's: the peers have nothing to compare
+        probe = status_probe(port, secret, cfg.get("storm", {}).get("room")) if name.startswith("ours") else None
         redis_before = redis.sample() if redis is not None else None
         result, marks = run_loadgen(cfg, server.pid, settle=0.3 if args.quick else 1.0,
                                     phase_idle_wait=args.phase_wait_idle, probe=probe)
@@ -512,6 +525,8 @@ def measure(name: str, n: int, args, logdir: Path) -> dict:
         if result.get("error"):
             rec["status"] = "failed"
             rec["reason"] = result["error"]
+            if _get(result, "phases.storm.failure"):
+                log(f"N={n} {name}: !!! {result['phases']['storm']['failure']}")
         if server.poll() is not None:
             rec["status"] = "failed"
             rec["reason"] = (f"server exited with code {server.returncode} during the run; "
@@ -602,7 +617,7 @@ def derive(rec: dict) -> None:
     if srv.get("after"):
         d["rssEndMiB"] = srv["after"]["rssKiB"] / 1024
         d["rssPeakMiB"] = srv["after"]["hwmKiB"] / 1024
-    for ph in ("burst", "paced", "rest"):
+    for ph in ("burst", "paced", "rest", "storm"):
         name = _get(lg, "phases.burst.name") if ph == "burst" else ph
         a, b = marks.get(f"{name}_start"), marks.get(f"{name}_end")
         if a and b:
@@ -630,6 +645,10 @@ def derive(rec: dict) -> None:
         d["burstLoadgenUsPerDelivery"] = 1e6 * burst["loadgenCpuSec"] / burst["delivered"]
     if marks.get("connected") and "before" in srv:
         d["connectServerCpuSec"] = marks["connected"]["cpuSec"] - srv["before"]["cpuSec"]
+    for when, mark in (("Start", "ready_storm"), ("End", "storm_end")):  # before the cut; after resuming
+        by_node = _get(marks, f"{mark}.status.room.members.byNode")
+        if by_node:
+            d[f"storm{when}ByNode"] = by_node
     rec["derived"] = d
 
 
@@ -700,6 +719,21 @@ def _runs(rec):
     return ", ".join(f"{x:,}" for x in runs) if runs else None
 
 
+def _storm_exact(rec):
+    storm = _get(rec, "loadgen.phases.storm")
+    if not storm:
+        return None
+    verdict = "exactly once" if storm.get("complete") else "**FAILED**"
+    return f"{storm['deliveredOnce']:,}/{storm['expected']:,}, {verdict}"
+
+
+def _storm_nodes(when: str):
+    def get(rec):
+        by_node = _get(rec, f"derived.storm{when}ByNode")
+        return " / ".join(f"{count:,}" for _, count in sorted(by_node.items())) if by_node else None
+    return get
+
+
 def _ready(rec):
     ready = _get(rec, "loadgen.connect.ready")
     return None if ready is None else f"{ready:,}/{rec['n']:,}"
@@ -733,6 +767,15 @@ METRICS: list[tuple[str, Any, str, bool]] = [
     ("REST publish: requests/s", "loadgen.phases.rest.requestsPerSec", "{:,.0f}", True),
     ("REST publish: request p99 (ms)", "loadgen.phases.rest.requestMs.p99", "{:.1f}", True),
     ("REST publish→delivery p99 (ms)", "loadgen.phases.rest.deliveryLatencyMs.p99", "{:.1f}", True),
+    ("recovery storm: clients cut at once", "loadgen.phases.storm.clients", "{:,}", False),
+    ("recovery storm: events published while away", "loadgen.phases.storm.events", "{:,}", False),
+    ("recovery storm: all reconnected and recovered after (s)", "loadgen.phases.storm.secondsToAllRecovered",
+     "{:.2f}", True),
+    ("recovery storm: per-client recovery p99 (ms)", "loadgen.phases.storm.recoveryMs.p99", "{:.0f}", True),
+    ("recovery storm: missed deliveries", _storm_exact, "{}", False),
+    ("recovery storm: clients per node before the cut", _storm_nodes("Start"), "{}", False),
+    ("recovery storm: clients per node after resuming", _storm_nodes("End"), "{}", False),
+    ("recovery storm: server CPU (% of one core)", "derived.stormServerCpuPct", "{:.0f}", False),
     ("server RSS after connect (MiB)", "derived.rssConnectedMiB", "{:.0f}", True),
     ("server RSS at the end (MiB)", "derived.rssEndMiB", "{:.0f}", True),
     ("server peak RSS (MiB)", "derived.rssPeakMiB", "{:.0f}", True),
@@ -914,6 +957,15 @@ used is `$BENCH_PYTHON`, else the active virtualenv's, else the project's `.venv
   and their parent; Redis's CPU per 100,000 deliveries (from `INFO`) and the bench room's history in
   bytes (`MEMORY USAGE`) are in the JSON under `redis`. "ours-cluster/ours" is the price of scale-out
   on one machine.
+- The recovery storm (`--recovery-storm`, our systems only, after the other phases): every client is
+  cut at once (its TCP connection destroyed, no close frame), `--storm-events` events (20) are published
+  to `lead:bench` over REST while they are away, then every client reconnects (up to
+  `--connect-concurrency` at once; with `ours-cluster` the kernel picks the worker) and sends
+  `SUBSCRIBE` with `since` = the last position it saw. "All reconnected and recovered after" runs from
+  the first reconnect to the last client's last missed event; the case **fails** (the run exits 1)
+  unless every client answered `recovered: true` and received exactly the offsets it missed, in order,
+  each once. The clients per node before the cut and after resuming come from `GET /api/ws?room=` (each
+  node's own count).
 """
 
 
@@ -1056,6 +1108,13 @@ def parse_args(argv):
                     help="WebSocket handshakes in flight at once (default %(default)s)")
     ap.add_argument("--start-timeout", type=float, default=20.0,
                     help="seconds a server gets to answer HTTP before it is skipped")
+    ap.add_argument("--recovery-storm", action="store_true",
+                    help="our systems only, after the other phases: cut every client at once, publish "
+                         "--storm-events while they are away, reconnect all (with --workers the kernel picks the "
+                         "process) and resume with `since`; reports the time until all are recovered and fails "
+                         "the case unless every client gets exactly the events it missed, once each")
+    ap.add_argument("--storm-events", type=int, default=20,
+                    help="events published while the storm's clients are away (default %(default)s)")
     ap.add_argument("--ours-cmd", default=DEFAULT_OURS_CMD,
                     help="command starting our server; {port} and {secret} are filled in")
     ap.add_argument("--ours-env", action="append", default=[], metavar="K=V",

@@ -13,6 +13,11 @@
 //
 // Every phase is bounded in count and in time; a global deadline ends the process with whatever
 // was measured so far (exit code 2).
+//
+// The recovery storm (cfg.storm, "ours" only): every client is cut at once, events are published while
+// they are away, then every client reconnects (the kernel picks the process, with --workers) and resumes
+// with `since`; the phase reports the time until all have recovered and checks that each got exactly the
+// events it missed, in order, each once. Anything else sets result.error: the case fails loudly.
 'use strict';
 
 const http = require('http');
@@ -102,6 +107,8 @@ for (let i = 0; i < N; i++) {
   const c = {
     i, ws: null, ready: false, failed: false, closed: false, slow, rooms: (cfg.rooms || []).slice(), subscribed: 0,
     token: null, tStart: 0, tConnected: 0, tReady: 0, lastHeard: 0, lastPing: 0, timer: null, done: null,
+    pos: {}, // room -> {epoch, offset}: the last position this client saw ("ours"), what it resumes from
+    since: null, storm: null, // the recovery storm: what it resumes from, and what it received since
   };
   if (restRoom && !slow && restSubs.length < cfg.rest.subscribers) {
     c.rooms.push(restRoom);
@@ -164,15 +171,27 @@ const adapters = {
     url: (c) => `ws://${HOST}:${PORT}${cfg.wsPath || '/ws'}?token=${c.token}`,
     onText(c, text) {
       const m = JSON.parse(text);
+      if (m.room !== undefined && typeof m.offset === 'number') {
+        c.pos[m.room] = { epoch: m.epoch, offset: m.offset };
+        if (c.storm && m.room === c.storm.room) { stormReceived(c, m); return null; } // counted by the storm only
+      }
       if (m.room !== undefined && m.data && m.data.phase !== undefined) return m.data;
       switch (m.type) {
         case 'CONNECTED':
           c.tConnected = now();
           c.heartbeat = (m.data && m.data.heartbeat) || 25;
           if (c.rooms.length === 0) { ready(c); return null; }
-          c.rooms.forEach((room, k) => c.ws.send(JSON.stringify({ type: 'SUBSCRIBE', data: { room }, id: `s${k}` })));
+          c.rooms.forEach((room, k) => {
+            const data = { room };
+            if (c.since && c.since[room]) data.since = c.since[room];
+            c.ws.send(JSON.stringify({ type: 'SUBSCRIBE', data, id: `s${k}` }));
+          });
           return null;
         case 'SUBSCRIBED':
+          if (m.data && m.data.epoch !== undefined && !c.pos[m.data.room]) {
+            c.pos[m.data.room] = { epoch: m.data.epoch, offset: m.data.offset };
+          }
+          if (c.storm && m.data && m.data.room === c.storm.room) c.storm.recovered = m.data.recovered;
           if (!c.ready && ++c.subscribed >= c.rooms.length) ready(c);
           return null;
         case 'ERROR':
@@ -205,7 +224,7 @@ function ready(c) {
   c.ready = true;
   c.tReady = now();
   if (!c.tConnected) c.tConnected = c.tReady;
-  handshakeMs[handshakeN++] = c.tReady - c.tStart;
+  if (!c.storm) handshakeMs[handshakeN++] = c.tReady - c.tStart;
   if (c.slow) c.ws._socket.pause(); // never reads again: the "slow reader" variant
   settle(c);
 }
@@ -227,7 +246,10 @@ function open(c, onDone) {
   });
   c.ws = ws;
   c.timer = setTimeout(() => fail(c, 'timeout'), cfg.connectTimeoutMs);
+  // A socket cut by the storm may still report its end after the client has opened the next one: only the
+  // client's current socket speaks for it.
   ws.on('message', (data, isBinary) => {
+    if (c.ws !== ws) return;
     c.lastHeard = now();
     let d;
     try {
@@ -241,10 +263,12 @@ function open(c, onDone) {
       record(c, d);
     }
   });
-  ws.on('unexpected-response', (req, res) => fail(c, `HTTP ${res.statusCode}`));
-  ws.on('error', (e) => fail(c, e.code || e.message));
+  ws.on('unexpected-response', (req, res) => { if (c.ws === ws) fail(c, `HTTP ${res.statusCode}`); });
+  ws.on('error', (e) => { if (c.ws === ws) fail(c, e.code || e.message); });
   ws.on('close', (code) => {
-    if (c.ready) { if (!c.closed) { c.closed = true; closedAfterReady++; } } else fail(c, `close ${code}`);
+    if (c.ws !== ws) return;
+    if (c.ready) { if (!c.closed) { c.closed = true; closedAfterReady++; if (c.storm) c.storm.closedCode = code; } }
+    else fail(c, `close ${code}`);
   });
 }
 
@@ -464,6 +488,143 @@ async function phaseRest() {
   };
 }
 
+// ---------------------------------------------------------------- recovery storm ("ours")
+let stormWaiter = null;
+let stormPending = 0;
+function stormReceived(c, m) {
+  const s = c.storm;
+  s.got.push(m.offset);
+  if (s.epoch !== m.epoch) s.otherEpoch++;
+  if (s.doneAt === 0 && s.expected !== null && s.got.length >= s.expected) {
+    s.doneAt = now();
+    if (--stormPending === 0 && stormWaiter) { const w = stormWaiter; stormWaiter = null; w(); }
+  }
+}
+
+async function phaseStorm() {
+  const room = cfg.storm.room;
+  const E = cfg.storm.events;
+  const group = clients.filter((c) => c.ready && !c.closed && !c.slow && c.rooms.includes(room) && c.pos[room]);
+  const cpu0 = cpuAt();
+  mark('storm_start');
+  // 1. every client cut at once (no close frame: the TCP connection is destroyed, as when a network drops)
+  for (const c of group) {
+    const since = { epoch: c.pos[room].epoch, offset: c.pos[room].offset };
+    c.storm = { room, since, got: [], expected: null, epoch: null, recovered: undefined, doneAt: 0, otherEpoch: 0,
+                closedCode: null };
+    const ws = c.ws;
+    c.ws = null; // its late events are ignored from here
+    try { ws.terminate(); } catch (e) { /* ignore */ }
+    Object.assign(c, { ready: false, failed: false, closed: false, subscribed: 0, tConnected: 0, done: null,
+                       rooms: [room], since: { [room]: since } });
+  }
+  const tCut = now();
+  // 2. events published while they are away (through REST, spread over the processes by the kernel)
+  const responses = [];
+  let seq = 0;
+  const worker = async () => {
+    while (seq < E) {
+      const s = seq++;
+      responses.push(await post(makeEvent('storm', s, room, cfg.burstType)));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(cfg.storm.concurrency || 4, E) }, worker));
+  const tPublished = now();
+  const accepted = responses.filter((r) => r.status >= 200 && r.status < 300).map((r) => JSON.parse(r.body));
+  const epochs = new Set(accepted.map((a) => a.epoch));
+  const top = Math.max(0, ...accepted.map((a) => a.offset));
+  const epoch = accepted.length ? accepted[0].epoch : null;
+  for (const c of group) {
+    c.storm.epoch = epoch;
+    c.storm.expected = c.storm.since.epoch === epoch ? top - c.storm.since.offset : null;
+  }
+  // 3. every client reconnects (up to connectConcurrency handshakes at once) and resumes with `since`
+  stormPending = group.filter((c) => c.storm.expected !== null && c.storm.expected > 0).length;
+  const allDone = new Promise((resolve) => { stormWaiter = resolve; if (stormPending === 0) resolve(); });
+  const tReconnect = now();
+  let next = 0;
+  let finishConnects = null;
+  const connectsDone = new Promise((resolve) => { finishConnects = resolve; });
+  const pump = () => {
+    while (inflight < (cfg.connectConcurrency || 200) && next < group.length) {
+      inflight++;
+      open(group[next++], pump);
+    }
+    if (inflight === 0 && next >= group.length) finishConnects();
+  };
+  pump();
+  const timedOut = await Promise.race([
+    Promise.all([connectsDone, allDone]).then(() => false),
+    sleep(cfg.storm.timeoutMs).then(() => true),
+  ]);
+  stormWaiter = null;
+  const tRecovered = now();
+  await sleep(cfg.settleMs); // a duplicate or a late extra event would show up here
+  const cpu1 = cpuAt();
+  mark('storm_end');
+  // 4. the check: each client got exactly since+1..top, in order, each once, with recovered: true
+  let reconnected = 0, failed = 0, recovered = 0, notRecovered = 0, missing = 0, duplicates = 0, outOfOrder = 0;
+  let extra = 0, expectedTotal = 0, deliveredOnce = 0, clientsExact = 0;
+  const perClientMs = new Float64Array(group.length);
+  let perClientN = 0;
+  const examples = [];
+  for (const c of group) {
+    const s = c.storm;
+    if (c.ready) reconnected++; else failed++;
+    if (s.recovered === true) recovered++; else notRecovered++;
+    const from = s.since.offset;
+    const want = s.expected === null ? 0 : s.expected;
+    expectedTotal += want;
+    const seen = new Map();
+    let last = from;
+    let order = true;
+    for (const o of s.got) {
+      seen.set(o, (seen.get(o) || 0) + 1);
+      if (o <= last) order = false;
+      last = Math.max(last, o);
+    }
+    let clientMissing = 0, clientDup = 0, clientExtra = 0;
+    for (let o = from + 1; o <= from + want; o++) {
+      const k = seen.get(o) || 0;
+      if (k === 0) clientMissing++; else { deliveredOnce++; if (k > 1) clientDup += k - 1; }
+    }
+    for (const [o, k] of seen) if (o <= from || o > from + want) { clientExtra += k; if (o <= from) clientDup += k; }
+    missing += clientMissing;
+    duplicates += clientDup;
+    extra += clientExtra;
+    if (!order) outOfOrder++;
+    const exact = s.expected !== null && s.recovered === true && clientMissing === 0 && clientDup === 0
+      && clientExtra === 0 && order && s.otherEpoch === 0;
+    if (exact) clientsExact++;
+    else if (examples.length < 5) {
+      examples.push({ client: c.i, since: s.since, recovered: s.recovered, expected: s.expected,
+                      got: s.got.slice(0, 20), ready: c.ready, closedCode: s.closedCode });
+    }
+    if (s.doneAt) perClientMs[perClientN++] = s.doneAt - tReconnect;
+    c.since = null;
+  }
+  const doneTimes = group.map((c) => c.storm.doneAt).filter((t) => t > 0);
+  const lastDone = doneTimes.length ? Math.max(...doneTimes) : 0;
+  const ok = !timedOut && accepted.length === E && epochs.size === 1 && failed === 0 && clientsExact === group.length;
+  for (const c of group) c.storm = null;
+  const out = {
+    clients: group.length, events: E, accepted: accepted.length, epoch, top, epochs: epochs.size,
+    publishSeconds: (tPublished - tCut) / 1000, responses: tallyResponses(responses),
+    reconnected, failed, recovered, notRecovered, expected: expectedTotal, deliveredOnce, missing, duplicates,
+    extra, clientsOutOfOrder: outOfOrder, clientsExact, timedOut,
+    secondsToAllRecovered: lastDone ? (lastDone - tReconnect) / 1000 : null,
+    secondsToAllReconnected: (tRecovered - tReconnect) / 1000,
+    recoveryMs: summary(perClientMs, perClientN), loadgenCpuSec: cpu1 - cpu0, complete: ok, examples,
+  };
+  if (!ok) {
+    out.failure = `recovery storm FAILED: ${clientsExact}/${group.length} clients got exactly the events they missed `
+      + `(reconnect failures ${failed}, recovered:false ${notRecovered}, missing ${missing}, duplicates ${duplicates}, `
+      + `extra ${extra}, out of order ${outOfOrder}, publishes accepted ${accepted.length}/${E}, `
+      + `epochs ${epochs.size}${timedOut ? ', timed out' : ''})`;
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- main
 const result = { kind: KIND, n: N, slowReaders: slowCount, phases: {} };
 let finished = false;
@@ -552,6 +713,23 @@ function waitGo() {
     await gate('rest');
     result.phases.rest = await phaseRest();
     log(`rest: ${Math.round(result.phases.rest.requestsPerSec)} req/s, delivery p99 ${result.phases.rest.deliveryLatencyMs.p99} ms`);
+  }
+  if (cfg.storm && KIND === 'ours') {
+    await sleep(cfg.settleMs);
+    await gate('storm');
+    const st = result.phases.storm = await phaseStorm();
+    if (st.failure) {
+      log(`!!! ${st.failure}`);
+      for (const ex of st.examples) log(`!!! e.g. ${JSON.stringify(ex)}`);
+      result.error = st.failure;
+      await sleep(200);
+      result.connectedAtEnd = readyClients().length;
+      finish(1);
+      return;
+    }
+    log(`recovery storm: ${st.clients} clients cut, ${st.events} events published while away, all recovered `
+        + `after ${st.secondsToAllRecovered.toFixed(2)} s (p99 ${st.recoveryMs.p99} ms per client); `
+        + `${st.deliveredOnce}/${st.expected} missed deliveries, each exactly once`);
   }
   await sleep(200);
   result.connectedAtEnd = readyClients().length;
