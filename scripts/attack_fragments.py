@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The fragment attacks of issue 11 against a server this starts, with the server's CPU and /healthz latency.
 
-    .venv/bin/python scripts/attack_fragments.py                 every phase, 30 s each (about 4 minutes)
+    .venv/bin/python scripts/attack_fragments.py                 every phase, 30 s each (about 5 minutes)
     .venv/bin/python scripts/attack_fragments.py --seconds 10 --phases quiet,empty
     .venv/bin/python scripts/attack_fragments.py --help
 
@@ -13,7 +13,8 @@ from /proc) is read at the phase's start and end. Phases:
 - ``quiet``: nothing else runs (the reference);
 - ``empty``: one socket with a valid EMPLOYEE token sends a text frame with FIN=0 and no payload, then
   1,000 empty continuation frames (6 KB) every 100 ms;
-- ``onebyte``: one socket sends a legal 64 KiB message as 1-byte fragments, 1,460 bytes every 200 ms.
+- ``onebyte``: one socket sends a legal 64 KiB message as 1-byte fragments, 1,460 bytes every 200 ms;
+- ``both``: the two attacks at once, one socket each.
 
 Each attack runs three ways: ``once`` (one socket; what happens after the server closes it is nothing),
 ``reconnect`` (the attacker opens a new socket each time one is closed, for the whole phase), and
@@ -200,9 +201,10 @@ class Attacker(threading.Thread):
 
 def phase(server: Server, name: str, kind: str | None, reconnect: bool, seconds: float, probes: int) -> dict[str, Any]:
     until = time.monotonic() + seconds
-    attacker = Attacker(server, kind, reconnect, until) if kind else None
+    kinds = ["empty", "onebyte"] if kind == "both" else [kind] if kind else []
+    attackers = [Attacker(server, k, reconnect, until) for k in kinds]
     cpu_before, wall_before = cpu_seconds(server.proc.pid), time.monotonic()
-    if attacker:
+    for attacker in attackers:
         attacker.start()
     latencies: list[float] = []
     failures = 0
@@ -219,8 +221,12 @@ def phase(server: Server, name: str, kind: str | None, reconnect: bool, seconds:
     remaining = until - time.monotonic()
     if remaining > 0:
         time.sleep(remaining)
-    if attacker:
+    for attacker in attackers:
         attacker.join(timeout=30)
+    endings: dict[str, int] = {}
+    for attacker in attackers:
+        for ending, count in attacker.endings.items():
+            endings[ending] = endings.get(ending, 0) + count
     cpu = cpu_seconds(server.proc.pid) - cpu_before
     wall = time.monotonic() - wall_before
     latencies.sort()
@@ -229,8 +235,8 @@ def phase(server: Server, name: str, kind: str | None, reconnect: bool, seconds:
         "p50": statistics.median(latencies) if latencies else None,
         "p99": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] if latencies else None,
         "max": latencies[-1] if latencies else None, "probes": len(latencies), "failures": failures,
-        "connections": attacker.connections if attacker else 0, "frames": attacker.frames if attacker else 0,
-        "bytes": attacker.bytes if attacker else 0, "endings": attacker.endings if attacker else {},
+        "connections": sum(a.connections for a in attackers), "frames": sum(a.frames for a in attackers),
+        "bytes": sum(a.bytes for a in attackers), "endings": endings,
     }
 
 
@@ -238,7 +244,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="length of each phase")
     parser.add_argument("--probes", type=int, default=200, help="/healthz requests per phase")
-    parser.add_argument("--phases", default="quiet,empty,onebyte", help="which of quiet, empty, onebyte")
+    parser.add_argument("--phases", default="quiet,empty,onebyte,both",
+                        help="which of quiet, empty, onebyte, both (the two attacks at once)")
     parser.add_argument("--modes", default="once,reconnect,unlimited",
                         help="how each attack runs: once, reconnect, unlimited")
     args = parser.parse_args()
@@ -251,17 +258,17 @@ def main() -> int:
         try:
             if "quiet" in wanted:
                 results.append(phase(server, "quiet", None, False, args.seconds, args.probes))
-            for kind in ("empty", "onebyte"):
+            for kind in ("empty", "onebyte", "both"):
                 for mode in ("once", "reconnect"):
                     if kind in wanted and mode in modes:
                         results.append(phase(server, f"{kind}, {mode}", kind, mode == "reconnect", args.seconds,
                                              args.probes))
         finally:
             server.stop()
-        if "unlimited" in modes and any(k in wanted for k in ("empty", "onebyte")):
+        if "unlimited" in modes and any(k in wanted for k in ("empty", "onebyte", "both")):
             unlimited = Server(work, UNLIMITED)
             try:
-                for kind in ("empty", "onebyte"):
+                for kind in ("empty", "onebyte", "both"):
                     if kind in wanted:
                         results.append(phase(unlimited, f"{kind}, unlimited", kind, False, args.seconds, args.probes))
             finally:
