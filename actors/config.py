@@ -220,6 +220,36 @@ class Settings:
         default=False, metadata={"help": "do not migrate the database at start; refuse to start unless it is "
                                          "current (run realtime-server migrate first)"}
     )
+    presence_prefixes: tuple[str, ...] = field(
+        default=("contact", "lead", "campaign"),
+        metadata={"help": "room prefixes with presence: their subscribers are viewers, and SUBSCRIBE with "
+                          "presence: true gets them and their PRESENCE diffs (never user or role)"},
+    )
+    presence_interval: float = field(
+        default=1.0, metadata={"help": "seconds between PRESENCE frames of one room at most (joins and leaves "
+                                       "batched)"}
+    )
+    presence_ttl: float = field(
+        default=120.0, metadata={"help": "seconds a node's presence entries of a room outlive its last write in "
+                                         "Redis (refreshed at a third of it); dead nodes leave through their "
+                                         "heartbeat, not this"}
+    )
+    typing_timeout: float = field(
+        default=6.0, metadata={"help": "seconds after a user's last TYPING_START before the room gets TYPING_STOP"}
+    )
+    claim_prefixes: tuple[str, ...] = field(
+        default=("lead", "contact"), metadata={"help": "room prefixes whose rooms may be claimed (CLAIM)"}
+    )
+    claim_ttl: float = field(
+        default=1800.0, metadata={"help": "seconds a claim lasts at most (its until); a CLAIM may ask for less "
+                                          "with ttl, and the holder's CLAIM again extends it"}
+    )
+    claim_grace: float = field(
+        default=30.0, metadata={"help": "seconds a claim outlives its holder's last connection"}
+    )
+    ack_max_ids: int = field(
+        default=100, metadata={"help": "notification ids one ACK frame may carry"}
+    )
 
     @property
     def all_room_prefixes(self) -> tuple[str, ...]:
@@ -289,6 +319,7 @@ class Settings:
         if self.redis_meta_ttl < self.history_seconds:
             raise ConfigError("REDIS_META_TTL must be at least HISTORY_SECONDS "
                               "(a room's numbering outlives its history)")
+        self._validate_presence()
         if self.workers > 1 and not self.effective_broker_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError(f"--workers {self.workers} needs REDIS_URL: each worker is a whole server process, and "
                               "without a shared broker they would number every room apart and lose each other's "
@@ -298,6 +329,22 @@ class Settings:
     def effective_broker_url(self) -> str:
         """The broker the server opens: REDIS_URL when set (it wins over BROKER_URL), else BROKER_URL."""
         return self.redis_url or self.broker_url
+
+    def _validate_presence(self) -> None:
+        """Presence, typing, claims and ACK limits (docs/presence.md)."""
+        known = self.all_room_prefixes
+        for name in ("presence_prefixes", "claim_prefixes"):
+            unknown = [p for p in getattr(self, name) if p not in known]
+            if unknown:
+                raise ConfigError(f"{name.upper()}: {', '.join(unknown)} is not a room prefix (ROOM_PREFIXES adds one)")
+        if {"user", "role"} & set(self.presence_prefixes):
+            raise ConfigError("PRESENCE_PREFIXES may not name user or role: every socket is in its own user and role "
+                              "rooms, which are not places anyone looks at")
+        for name in ("presence_interval", "presence_ttl", "typing_timeout", "claim_ttl", "claim_grace"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name.upper()} must be positive")
+        if self.ack_max_ids < 1:
+            raise ConfigError("ACK_MAX_IDS must be at least 1")
 
 
 def is_loopback(host: str) -> bool:

@@ -23,6 +23,7 @@ import pykka
 from .cluster import Lease, MemberCensus, NodeRegistry, SharedWindows
 from .config import Settings
 from .connection.serving import SseStream, open_sse_stream, serve_websocket
+from .deliveries import DeliveryRecorder, ListDeliveries
 from .errors import Unavailable
 from .identity import Identity
 from .notifications.actor_messages import (
@@ -41,6 +42,9 @@ from .notifications.rules import Draft, Preferences
 from .notifications.service import NotificationService
 from .observability.gc_pauses import PAUSES
 from .observability.metrics import Metrics
+from .presence import ClaimsActor, ClaimStore, MemoryClaims, PresenceActor, RedisClaims, RedisPresenceShare
+from .presence.actor_messages import DropClaim, GetClaim, GetPresence, TakeClaim
+from .presence.client_frames import check_claimable, check_presence_room
 from .protocol.frames import utc_now_iso
 from .protocol.positions import Since
 from .protocol.rooms import RoomPolicy, parse_room
@@ -112,6 +116,9 @@ class ActorSystem:
         self.stats_lease: Lease | None = None
         self.census: MemberCensus | None = None
         """With a Redis broker: a room's member count asked of every node (``GET /api/ws?room=``)."""
+        self.presence: pykka.ActorRef[Any] | None = None
+        self.claims: pykka.ActorRef[Any] | None = None
+        self.deliveries: pykka.ActorRef[Any] | None = None
         self.started_at = ""
         self.events = EventService(self)
         """Typed publishing for code inside the server process (one method per event type)."""
@@ -153,6 +160,7 @@ class ActorSystem:
         self._router = Router(self.settings, hub, self.coalescer)
         if self.notification_repository is not None:
             self.notifications = NotificationService.start(self.ctx, self.notification_repository)
+        self._start_presence(self.ctx, broker)
         self._heartbeat = gevent.spawn(self._beat)
         self._sampler = gevent.spawn(self._sample)
         PAUSES.install(self.settings.gc_pause_warn_ms)
@@ -391,6 +399,63 @@ class ActorSystem:
                 totals[name] = totals.get(name, 0) + count
             if not any(step.values()):
                 return totals
+
+    # --- presence, claims and delivery records (docs/presence.md) ---------------------------------
+
+    def _start_presence(self, ctx: ActorContext, broker: Broker) -> None:
+        """The PresenceActor and the ClaimsActor (with Redis: shared by every node), and the DeliveryRecorder."""
+        share = None
+        claims: ClaimStore = MemoryClaims()
+        nodes = self.nodes
+        if isinstance(broker, RedisBroker) and nodes is not None:
+            share = RedisPresenceShare(broker, self.settings, lambda: [record["id"] for record in nodes.nodes()])
+            claims = RedisClaims(broker.client, self.settings.redis_prefix)
+        ctx.presence = self.presence = PresenceActor.start(ctx, share)
+        ctx.claims = self.claims = ClaimsActor.start(ctx, claims)
+        if self.notification_repository is not None:
+            ctx.deliveries = self.deliveries = DeliveryRecorder.start(ctx, self.notification_repository)
+
+    def presence_of(self, identity: Identity, room: object) -> dict[str, Any]:
+        """``GET /api/rooms/{room}/presence``: the room's viewers now (user ids), for whoever may join it."""
+        name = self.policy.check(identity, room)
+        check_presence_room(self.settings, name)
+        if self.presence is None:
+            raise Unavailable("the actor system is not running")
+        return {"room": name, "presence": self.ask(self.presence, GetPresence(name))}
+
+    def claim_of(self, identity: Identity, room: object) -> dict[str, Any]:
+        """``GET /api/rooms/{room}/claim``: ``{room, claim}`` (``claim`` null when nobody holds it)."""
+        name = self.policy.check(identity, room)
+        check_claimable(self.settings, name)
+        return self.ask(self._claims(), GetClaim(name))  # type: ignore[no-any-return]
+
+    def take_claim(self, identity: Identity, room: object, ttl: float | None, force: bool) -> dict[str, Any]:
+        """``POST /api/rooms/{room}/claim``: the claim, or ``ClaimHeld`` (409) naming the holder."""
+        name = self.policy.check(identity, room)
+        check_claimable(self.settings, name)
+        reply = Reply()
+        self._claims().tell(TakeClaim(identity, name, ttl, force, reply))
+        return answer(reply, self.settings.ask_timeout, "claims")  # type: ignore[no-any-return]
+
+    def release_claim(self, identity: Identity, room: object) -> dict[str, Any]:
+        """``DELETE /api/rooms/{room}/claim``: the holder or ADMIN ends it; anyone else gets ``ClaimHeld``."""
+        name = self.policy.check(identity, room)
+        check_claimable(self.settings, name)
+        reply = Reply()
+        self._claims().tell(DropClaim(identity, name, reply))
+        return answer(reply, self.settings.ask_timeout, "claims")  # type: ignore[no-any-return]
+
+    def deliveries_of(self, identity: Identity, notification_id: int) -> dict[str, Any]:
+        """``GET /api/notifications/{id}/deliveries``: every device's record (ADMIN), or the caller's own."""
+        if self.deliveries is None:
+            raise Unavailable("delivery records need a database (DATABASE_URL)")
+        rows = self.ask(self.deliveries, ListDeliveries(identity, notification_id))
+        return {"notification": str(notification_id), "deliveries": rows}
+
+    def _claims(self) -> pykka.ActorRef[Any]:
+        if self.claims is None or not self.running:
+            raise Unavailable("the actor system is not running")
+        return self.claims
 
     # --- the admin page (ADMIN only; web/api/admin.py) -------------------------------------------
 

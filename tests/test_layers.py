@@ -21,6 +21,7 @@ ACTOR_LAYERS = [
     {"actors.runtime"},
     {"actors.rooms"},
     {"actors.cluster"},
+    {"actors.presence", "actors.deliveries"},
     {"actors.connection"},
     {"actors.publishing"},
     {"actors.notifications"},
@@ -89,7 +90,7 @@ def test_actors_import_neither_store_web_nor_flask() -> None:
 
 def test_store_imports_only_actors_domain_types() -> None:
     allowed = ("actors.errors", "actors.notifications.rules", "actors.notifications.outcomes",
-               "actors.notifications.repository", "actors.identity")
+               "actors.notifications.repository", "actors.identity", "actors.deliveries.repository")
     bad = {name: sorted(t for t in targets if t.startswith("actors") and not t.startswith(allowed))
            for name, targets in GRAPH.items() if name.split(".")[0] == "store"}
     bad.update({name: sorted(t for t in targets if t.split(".")[0] == "web")

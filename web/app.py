@@ -40,6 +40,9 @@ def create_app(system: ActorSystem, store: Any = None) -> Flask:
     for blueprint in (ws.bp, sse.bp, status.bp, live_sync.bp, rooms.bp, debug.bp, notifications.bp, dashboard.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(admin.bp)
+    from .api import claims, deliveries, presence
+    for blueprint in (presence.bp, claims.bp, deliveries.bp):  # docs/presence.md
+        app.register_blueprint(blueprint)
     install_cors(app, system.settings)
     from . import refusals
     from .api import metrics as metrics_api

@@ -12,9 +12,11 @@ from typing import Any
 
 import gevent
 
+from ..deliveries.wire import record_ack
 from ..errors import BadRequest, Forbidden, RealtimeError, Unauthorized, UnknownType
 from ..identity import Identity
 from ..observability.log_context import close_fields, connection_fields, frame_fields
+from ..presence import client_frames as presence
 from ..protocol.frames import (
     CLIENT_TYPES,
     FrameId,
@@ -58,6 +60,8 @@ class ConnectionActor(TracedActor):
         self.identity = identity
         self.outlet = outlet
         self.rooms: set[str] = set()
+        self._typed = False
+        """Sent TYPING_START: the PresenceActor hears when this socket ends (a typer who leaves stops)."""
         self._awaiting_home: set[str] = set(identity.home_rooms)
         self._expiry: Any = None  # a libev timer: no greenlet per connection
 
@@ -70,7 +74,9 @@ class ConnectionActor(TracedActor):
         self.send(hub, RegisterConnection(self.connection_id, self.actor_ref, self.outlet, self.identity), "hub")
         for room, since in self._initial:  # an SSE stream's ?rooms=, already authorized by the web layer
             self.rooms.add(room)
-            self.send(hub, Join(room, self.connection_id, self.outlet, since), "hub")
+            join = Join(room, self.connection_id, self.outlet, since)
+            if not presence.enter(self, join, False):
+                self.send(hub, join, "hub")
         self._arm_expiry(self.identity.exp)
         if self.reader is not None:
             self.reader.start()
@@ -129,7 +135,8 @@ class ConnectionActor(TracedActor):
                                                          **close_fields(self.outlet.close_code)))
         hub = self.ctx.hub
         if hub is not None:
-            self.send(hub, UnregisterConnection(self.connection_id, tuple(self.rooms)), "hub")
+            rooms = presence.left(self, tuple(self.rooms), self._typed)  # presence rooms: through the PresenceActor
+            self.send(hub, UnregisterConnection(self.connection_id, rooms), "hub")
         self.rooms.clear()
         self.stop()
 
@@ -166,21 +173,30 @@ class ConnectionActor(TracedActor):
             self._typing(type_, data)
         elif type_ == "AUTH":
             self._auth(data, frame_id)
+        elif type_ in ("CLAIM", "RELEASE"):
+            presence.claim_frame(self, type_, data, frame_id)
+        elif type_ == "ACK":
+            record_ack(self, data)
 
     def _subscribe(self, data: dict[str, Any], frame_id: FrameId) -> None:
         room = self.ctx.policy.check(self.identity, data.get("room"))
         since = parse_since(data.get("since"))
+        watch = presence.parse_watch(data)
         if room not in self.rooms and len(self.rooms) >= self.ctx.settings.max_rooms_per_connection:
             raise Forbidden(f"subscription limit reached ({self.ctx.settings.max_rooms_per_connection} rooms)")
         self.rooms.add(room)
-        self.tell_hub(Join(room, self.connection_id, self.outlet, since, frame_id))
+        join = Join(room, self.connection_id, self.outlet, since, frame_id)
+        if not presence.enter(self, join, watch):
+            self.tell_hub(join)
 
     def _unsubscribe(self, data: dict[str, Any], frame_id: FrameId) -> None:
         room = data.get("room")
         parse_room(room, self.ctx.policy.prefixes)
         if room in self.rooms:
             self.rooms.discard(room)
-            self.tell_hub(Leave(room, self.connection_id, answer=True, frame_id=frame_id))
+            leave = Leave(room, self.connection_id, answer=True, frame_id=frame_id)
+            if not presence.leave(self, leave):
+                self.tell_hub(leave)
         else:
             assert isinstance(room, str)  # parse_room has checked it
             self._answer(text_frame(unsubscribed_frame(room, frame_id)))
@@ -194,6 +210,7 @@ class ConnectionActor(TracedActor):
         room = self.ctx.policy.check(self.identity, f"contact:{contact}")
         payload = {"contactId": contact, "userId": self.identity.user_id}
         self.tell_hub(Publish(room, type_, payload))
+        self._typed = presence.typed(self, room, type_ == "TYPING_START") or self._typed
 
     def _auth(self, data: dict[str, Any], frame_id: FrameId) -> None:
         token = data.get("token")

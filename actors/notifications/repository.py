@@ -15,6 +15,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from ..deliveries.repository import DeliveryRepository
 from .outcomes import (
     CreateOutcome,
     CreateRequest,
@@ -27,8 +28,9 @@ from .outcomes import (
 from .rules import Preferences
 
 
-class NotificationRepository(Protocol):
-    """The notification center's storage, as the one NotificationService of a process uses it.
+class NotificationRepository(DeliveryRepository, Protocol):
+    """The notification center's storage, as the one NotificationService of a process uses it (and, for the
+    delivery records of its notifications, the DeliveryRecorder).
 
     ``cutoff`` is the retention age limit: older rows are invisible (and uncounted) even before a
     purge removes them. The reads and writes of one user act on what that user sees: their own rows

@@ -16,7 +16,8 @@ from typing import Any
 
 from ..errors import BadRequest
 
-CLIENT_TYPES = frozenset({"PING", "SUBSCRIBE", "UNSUBSCRIBE", "TYPING_START", "TYPING_STOP", "AUTH"})
+CLIENT_TYPES = frozenset({"PING", "SUBSCRIBE", "UNSUBSCRIBE", "TYPING_START", "TYPING_STOP", "AUTH", "CLAIM",
+                          "RELEASE", "ACK"})
 """Frame types the server takes from clients."""
 
 FrameId = str | int | float | None
@@ -188,11 +189,15 @@ def error_frame(code: str, message: str, frame_id: FrameId = None) -> str:
     return server_frame("ERROR", data)
 
 
-def subscribed_frame(room: str, epoch: str, offset: int, recovered: bool | None, frame_id: FrameId) -> str:
-    """SUBSCRIBED: ``recovered`` only when the client asked to recover (None otherwise)."""
+def subscribed_frame(room: str, epoch: str, offset: int, recovered: bool | None, frame_id: FrameId,
+                     presence: tuple[str, ...] | None = None) -> str:
+    """SUBSCRIBED: ``recovered`` only when the client asked to recover (None otherwise); ``presence`` (the
+    room's viewers) only when it asked for presence in a presence room."""
     data: dict[str, Any] = {"room": room, "epoch": epoch, "offset": offset}
     if recovered is not None:
         data["recovered"] = recovered
+    if presence is not None:
+        data["presence"] = list(presence)
     if frame_id is not None:
         data["ref"] = frame_id
     return server_frame("SUBSCRIBED", data)

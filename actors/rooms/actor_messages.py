@@ -63,6 +63,8 @@ class Join:
     since: Since | None = None
     frame_id: FrameId = None
     ack_to: ActorRef[Any] | None = None
+    presence: tuple[str, ...] | None = None
+    """The room's viewers for SUBSCRIBED (a subscription that asked for presence); None: not asked."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,19 @@ class Publish:
     type: str
     data: dict[str, Any]
     reply: Reply | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RoomFrame:
+    """A frame that is not a room event (PRESENCE) for the members ``to`` of ``room`` here.
+
+    It travels the same road as the joins (hub, then the room), so a member never gets it before the
+    SUBSCRIBED that the frame follows on from.
+    """
+
+    room: str
+    frame: bytes
+    to: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)

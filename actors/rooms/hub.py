@@ -38,6 +38,7 @@ from .actor_messages import (
     Publish,
     RegisterConnection,
     Retire,
+    RoomFrame,
     RoomIdle,
     RoomMembers,
     Shutdown,
@@ -145,6 +146,12 @@ class Hub(TracedActor):
                 message.reply.set({"room": message.room, "epoch": epoch, "offset": 0, "recovered": recovered,
                                    "events": []})
             return None
+        if isinstance(message, RoomFrame):
+            if message.room in self.rooms:
+                self._forward(message.room, message, create=False)
+            else:
+                self._room_frame_dormant(message)
+            return None
         if isinstance(message, RegisterConnection):
             self._register(message)
             return None
@@ -246,7 +253,8 @@ class Hub(TracedActor):
         if message.since is not None:  # nothing was ever published here: recovered if it is this incarnation
             recovered = message.since.epoch == position.epoch and message.since.offset == 0
             self.ctx.metrics.recovery(recovered)
-        message.outlet.offer(text_frame(subscribed_frame(message.room, position.epoch, 0, recovered, message.frame_id)),
+        message.outlet.offer(text_frame(subscribed_frame(message.room, position.epoch, 0, recovered, message.frame_id,
+                                                         message.presence)),
                              now=True)  # a dormant room has nothing to replay: the answer is all
 
     def _baseline(self, room: str) -> Since | None:
@@ -278,6 +286,14 @@ class Hub(TracedActor):
         dormant.members.clear()
         dormant.emptied_at = time.monotonic()
         dormant.position = position
+
+    def _room_frame_dormant(self, message: RoomFrame) -> None:
+        """A PRESENCE frame for members of a room without an actor: written here, as its SUBSCRIBED was."""
+        members = self.dormant.get(message.room, _NO_MEMBERS).members
+        for connection_id in message.to:
+            outlet = members.get(connection_id)
+            if outlet is not None:
+                outlet.offer(message.frame)
 
     def _leave_dormant(self, message: Leave) -> None:
         dormant = self.dormant.get(message.room)

@@ -43,6 +43,7 @@ from .actor_messages import (
     Leave,
     Publish,
     Retire,
+    RoomFrame,
     RoomIdle,
 )
 from .broker import Broker, Publication
@@ -131,6 +132,13 @@ class RoomActor(TracedActor):
         if isinstance(message, History):
             self._seen += 1
             message.reply.set(self._history(message.since, message.epoch))
+            return None
+        if isinstance(message, RoomFrame):
+            self._seen += 1
+            for connection_id in message.to:
+                outlet = self.members.get(connection_id)
+                if outlet is not None:
+                    outlet.offer(message.frame)
             return None
         if isinstance(message, IdleCheck):
             if message.generation == self._idle_generation and not self.members:
@@ -265,7 +273,7 @@ class RoomActor(TracedActor):
         outlet = message.outlet
         # with nothing to replay the answer is all this socket gets from here: write it at once
         outlet.offer(text_frame(subscribed_frame(self.room, position.epoch, position.offset, recovered,
-                                                 message.frame_id)), now=not replay)
+                                                 message.frame_id, message.presence)), now=not replay)
         outlet.replay(replay)
 
     def _leave(self, message: Leave) -> None:

@@ -17,7 +17,7 @@ from .tracer import Tracer
 
 @dataclass(slots=True)
 class ActorContext:
-    """Built once by ``ActorSystem``; ``hub`` is filled in when the hub has started."""
+    """Built once by ``ActorSystem``; ``hub`` (and the other actors' refs) are filled in as they start."""
 
     settings: Settings
     tracer: Tracer
@@ -26,6 +26,12 @@ class ActorContext:
     policy: RoomPolicy
     verifier: TokenVerifier
     hub: pykka.ActorRef[Any] | None = field(default=None)
+    presence: pykka.ActorRef[Any] | None = field(default=None)
+    """The PresenceActor (presence, typing), when the system runs one; joins of presence rooms go through it."""
+    claims: pykka.ActorRef[Any] | None = field(default=None)
+    """The ClaimsActor (CLAIM, RELEASE), when the system runs one."""
+    deliveries: pykka.ActorRef[Any] | None = field(default=None)
+    """The DeliveryRecorder (ACK), when the system has a database."""
 
     @classmethod
     def create(cls, settings: Settings) -> ActorContext:

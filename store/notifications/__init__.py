@@ -9,6 +9,7 @@ actors' (``actors.notifications.outcomes``); nothing here picks an HTTP status.
 
 from __future__ import annotations
 
+from . import deliveries  # noqa: F401  (registers its migration)
 from .creating import create_batch
 from .queries import (
     delete_for,

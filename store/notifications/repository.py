@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from typing import Any
 
+from actors.deliveries.repository import Ack
 from actors.notifications.outcomes import (
     CreateOutcome,
     CreateRequest,
@@ -17,7 +19,7 @@ from actors.notifications.outcomes import (
 from actors.notifications.rules import Preferences
 
 from ..database import Store
-from . import queries
+from . import deliveries, queries
 from .creating import create_batch
 
 
@@ -81,3 +83,12 @@ class StoredNotifications:
     def purge_step(self, older_than: dt.datetime, keep_per_recipient: int,
                    idempotency_older_than: dt.datetime) -> PurgeCounts:
         return self.store.run(queries.purge_step, older_than, keep_per_recipient, idempotency_older_than)
+
+    # --- delivery records (actors.deliveries.repository.DeliveryRepository) ------------------------
+
+    def record_acks(self, acks: Sequence[Ack], cutoff: dt.datetime) -> int:
+        return self.store.run(deliveries.record_acks, acks, cutoff)
+
+    def list_deliveries(self, notification_id: int, user_id: str, role: str, every_user: bool,
+                        cutoff: dt.datetime) -> list[dict[str, Any]]:
+        return self.store.run(deliveries.list_deliveries, notification_id, user_id, role, every_user, cutoff)
