@@ -44,6 +44,10 @@ def create_app(system: ActorSystem, store: Any = None) -> Flask:
     for blueprint in (presence.bp, claims.bp, deliveries.bp):  # docs/presence.md
         app.register_blueprint(blueprint)
     install_cors(app, system.settings)
+    from .rate_limits import install_rate_limits
+    install_rate_limits(app, system.settings)  # 429 RATE_LIMITED per token, before any view runs
+    from .api import openapi
+    app.register_blueprint(openapi.bp)  # GET /api/openapi.json and the page at /api/docs
     from . import refusals
     from .api import metrics as metrics_api
     app.register_blueprint(metrics_api.bp)  # GET /metrics (and the METRICS_PORT listener: web/server.py)

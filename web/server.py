@@ -14,6 +14,8 @@ from gevent.pool import Pool
 from gevent.pywsgi import WSGIServer
 
 from actors import ActorSystem, Settings
+from actors.protocol.schemas_custom import install as install_event_types
+from actors.protocol.schemas_custom import uninstall as uninstall_event_types
 from store import Store, migrate
 from store.notifications import StoredNotifications
 
@@ -91,6 +93,7 @@ class RealtimeServer:
         self.app: Flask | None = None
         self.waiting: WaitingConnections | None = None
         self.metrics_http: WSGIServer | None = None
+        self.custom_event_types: list[str] = []
 
     @property
     def port(self) -> int:
@@ -99,6 +102,8 @@ class RealtimeServer:
 
     def start(self) -> RealtimeServer:
         settings = self.settings
+        if settings.event_types_file:  # a deployment's own event types, checked before anything starts
+            self.custom_event_types = install_event_types(settings.event_types_file, settings.all_room_prefixes)
         self.store = Store(settings.database_url)
         try:
             if settings.no_migrate:
@@ -133,6 +138,11 @@ class RealtimeServer:
                  _safe_url(settings.database_url), ", debug tracing on" if settings.websocket_debug else "")
         return self
 
+    def drain(self) -> None:
+        """Readiness off (``GET /readyz`` answers 503, ``draining: true``); everything else is served as before."""
+        if self.app is not None:
+            self.app.extensions["realtime.draining"] = True
+
     def stop(self, code: int = 1001) -> None:
         """Stop accepting, close every socket with ``code``, stop the actors, close the database."""
         if self.http is not None:
@@ -145,6 +155,7 @@ class RealtimeServer:
             self.http.stop(timeout=self.settings.close_timeout)
         if self.store is not None:
             self.store.close()
+        uninstall_event_types(self.custom_event_types)
         log.info("stopped")
 
 
@@ -186,5 +197,11 @@ def serve_forever(server: RealtimeServer, stop_signals: Any) -> None:
     server.start()
     _tune_gc(server.settings.gc_young_threshold)  # the process's own entry point only, not embedded servers
     stop_signals.wait()
+    grace = server.settings.shutdown_grace
+    if grace > 0:  # the load balancer sees 503 on /readyz and stops sending; meanwhile everything is served
+        stop_signals.clear()
+        server.drain()
+        log.info("stop requested; draining for %gs (GET /readyz answers 503; a second signal ends it)", grace)
+        stop_signals.wait(grace)
     log.info("stop requested; closing sockets with 1001")
     server.stop(1001)

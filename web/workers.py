@@ -92,7 +92,7 @@ def _drain(workers: list[Worker], settings: Settings) -> int:
     running = [w.process for w in workers if w.process is not None and w.process.poll() is None]
     for process in running:
         process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + max(10.0, settings.close_timeout * 4 + 5)
+    deadline = time.monotonic() + max(10.0, settings.close_timeout * 4 + 5) + settings.shutdown_grace
     status = 0
     for process in running:
         try:

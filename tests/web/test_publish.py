@@ -19,7 +19,9 @@ def test_every_event_type_is_published_with_room_epoch_offset(connect, server, a
     response = requests.post(url(server), headers=admin_headers,
                              json={"type": type_, "room": "campaign:c1", "data": EXAMPLES[type_]}, timeout=5)
     assert response.status_code == 202
-    assert response.json() == {"room": "campaign:c1", "epoch": epoch, "offset": 1, "delivered": 1}
+    answer = response.json()
+    assert answer.pop("traceId") == response.headers["X-Trace-Id"]  # every publish answers with its trace id
+    assert answer == {"room": "campaign:c1", "epoch": epoch, "offset": 1, "delivered": 1}
     event = client.recv()
     assert event["type"] == type_ and event["room"] == "campaign:c1" and event["epoch"] == epoch
     assert event["offset"] == 1 and event["timestamp"].endswith("Z")

@@ -7,6 +7,7 @@ import gc
 import os
 from typing import Any
 
+import gevent
 import greenlet
 from flask import Blueprint, current_app, jsonify, request
 
@@ -68,12 +69,28 @@ def health() -> Any:
 
 @bp.get("/readyz")
 def ready() -> Any:
-    """200 while the server runs and its broker is reachable; 503 otherwise (the sockets stay open meanwhile).
+    """200 while the server runs, is not draining, and its database and broker answer; 503 otherwise.
 
-    A process whose PUB/SUB connection is down still serves its sockets, but misses other processes'
-    events until it reconnects: a load balancer should send new clients elsewhere.
+    The sockets stay open meanwhile. A process whose PUB/SUB connection is down still serves its sockets,
+    but misses other processes' events until it reconnects; one whose database does not answer cannot
+    store notifications; one draining after SIGTERM (``SHUTDOWN_GRACE``) is about to close: a load
+    balancer should send new clients elsewhere in each case.
     """
     running = system()
-    ready = running.broker_ready()
+    draining = bool(current_app.extensions.get("realtime.draining"))
+    store = current_app.extensions.get("realtime.store")
+    database = None if store is None else database_answers(store, running.settings.ask_timeout)
+    ready = running.broker_ready() and not draining and database is not False
     broker = running.broker.describe() if running.broker is not None else None
-    return jsonify({"ready": ready, "broker": broker}), 200 if ready else 503
+    return jsonify({"ready": ready, "draining": draining, "database": database, "broker": broker}), \
+        200 if ready else 503
+
+
+def database_answers(store: Any, timeout: float) -> bool:
+    """Whether the database answers ``SELECT 1`` within ``timeout`` (on the store's worker, like every query)."""
+    try:
+        with gevent.Timeout(timeout):
+            store.run(lambda: store.db.execute_sql("SELECT 1").fetchone())
+    except (Exception, gevent.Timeout):  # noqa: BLE001 (unreachable, refused, locked, timed out: not ready)
+        return False
+    return True
