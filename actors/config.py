@@ -176,8 +176,37 @@ class Settings:
     )
     ask_timeout: float = field(default=5.0, metadata={"help": "seconds a REST call waits for an actor"})
     listen_backlog: int = field(default=2048, metadata={"help": "TCP listen backlog"})
-    trace_ring_size: int = field(default=200, metadata={"help": "recent trace events kept per actor (debug)"})
-    websocket_debug: bool = field(default=False, metadata={"help": "trace every actor message", "flag": "debug"})
+    trace_ring_size: int = field(default=200, metadata={"help": "trace entries kept per actor"})
+    trace_ring_bytes: int = field(
+        default=64 * 1024, metadata={"help": "bytes of trace entries kept per actor (about: a fixed part per entry "
+                                             "plus its summary)"}
+    )
+    trace_total_bytes: int = field(
+        default=32 * 1024 * 1024, metadata={"help": "bytes of trace entries kept for all actors together, stopped "
+                                                    "ones included; the oldest entries go first"}
+    )
+    trace_stopped_actors: int = field(default=256, metadata={"help": "stopped actors kept with their trace"})
+    trace_records: int = field(
+        default=1_000, metadata={"help": "closed connections kept (close code and reason), and as many refusals "
+                                         "and as many deliveries to traced users"}
+    )
+    trace_keep_seconds: float = field(
+        default=900.0, metadata={"help": "seconds closed connections, refusals, deliveries, traced events and "
+                                         "stopped actors are kept"}
+    )
+    trace_events: int = field(default=1_000, metadata={"help": "traced events kept with their steps and outcomes"})
+    trace_event_connections: int = field(
+        default=200, metadata={"help": "connections listed per traced event (a traced user's are always listed; "
+                                       "the others are counted)"}
+    )
+    trace_preview_chars: int = field(default=120, metadata={"help": "longest payload preview in a trace entry"})
+    trace_max_minutes: float = field(
+        default=1_440.0, metadata={"help": "longest a tracing rule set at runtime may last, in minutes"}
+    )
+    websocket_debug: bool = field(
+        default=False, metadata={"help": "trace everything from the start (rules can also be switched at runtime: "
+                                         "PUT /api/debug/tracing)", "flag": "debug"}
+    )
     dev: bool = field(default=False, metadata={"help": "development mode: generated key, relaxed origins"})
     conformance_echo: bool = field(
         default=False, metadata={"help": "test mode for scripts/conformance: /echo echoes every WebSocket message, "
@@ -250,38 +279,6 @@ class Settings:
     ack_max_ids: int = field(
         default=100, metadata={"help": "notification ids one ACK frame may carry"}
     )
-    rest_rate_limit_per_second: float = field(
-        default=100.0, metadata={"help": "REST requests per second per token (its user), sustained, except "
-                                         "publishes; past the burst: 429 RATE_LIMITED with Retry-After; 0 = no limit"}
-    )
-    rest_rate_limit_burst: int = field(
-        default=200, metadata={"help": "REST requests one token may send at once before REST_RATE_LIMIT_PER_SECOND "
-                                       "applies"}
-    )
-    publish_rate_limit_per_second: float = field(
-        default=10_000.0, metadata={"help": "POST /api/live-sync and /api/live-sync/stats per second per token, "
-                                            "sustained; 0 = no limit"}
-    )
-    publish_rate_limit_burst: int = field(
-        default=10_000, metadata={"help": "publishes one token may send at once before PUBLISH_RATE_LIMIT_PER_SECOND "
-                                          "applies"}
-    )
-    publish_idempotency_seconds: float = field(
-        default=300.0, metadata={"help": "seconds a POST /api/live-sync Idempotency-Key answers its first result "
-                                         "to retries (in Redis with REDIS_URL, else in this process)"}
-    )
-    publish_idempotency_max_keys: int = field(
-        default=100_000, metadata={"help": "Idempotency-Keys of publishes kept in memory at most (without Redis); "
-                                           "past it the oldest are forgotten"}
-    )
-    shutdown_grace: float = field(
-        default=0.0, metadata={"help": "seconds between SIGTERM and closing the sockets, while GET /readyz answers "
-                                       "503 and requests are still served (give the load balancer time to notice)"}
-    )
-    event_types_file: str = field(
-        default="", metadata={"help": "a TOML or JSON file declaring the deployment's own event types (fields, "
-                                      "default rooms); see docs/operations.md"}
-    )
 
     @property
     def all_room_prefixes(self) -> tuple[str, ...]:
@@ -324,6 +321,13 @@ class Settings:
         for name in ("notification_max_age_days", "notification_purge_interval", "idempotency_ttl_hours"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.upper()} must be positive")
+        for name in ("trace_ring_size", "trace_ring_bytes", "trace_total_bytes", "trace_stopped_actors",
+                     "trace_records", "trace_events", "trace_event_connections", "trace_preview_chars"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.upper()} must be at least 1")
+        for name in ("trace_keep_seconds", "trace_max_minutes"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name.upper()} must be positive")
         if self.gc_pause_warn_ms < 0:
             raise ConfigError("GC_PAUSE_WARN_MS must be 0 (never) or positive")
         if self.log_level.upper() not in LOG_LEVELS:
@@ -341,14 +345,6 @@ class Settings:
         for name in ("redis_max_connections", "retry_after", "workers"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.upper()} must be at least 1")
-        for name in ("rest_rate_limit_per_second", "publish_rate_limit_per_second", "shutdown_grace"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name.upper()} must be 0 or positive")
-        for name in ("rest_rate_limit_burst", "publish_rate_limit_burst", "publish_idempotency_max_keys"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name.upper()} must be at least 1")
-        if self.publish_idempotency_seconds <= 0:
-            raise ConfigError("PUBLISH_IDEMPOTENCY_SECONDS must be positive")
         if self.max_message_fragments < 1:
             raise ConfigError("MAX_MESSAGE_FRAGMENTS must be at least 1")
         if self.message_timeout <= 0:

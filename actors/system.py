@@ -21,10 +21,11 @@ import gevent
 import pykka
 
 from .cluster import Lease, MemberCensus, NodeRegistry, SharedWindows
+from .cluster.tracing import ClusterTracing
 from .config import Settings
 from .connection.serving import SseStream, open_sse_stream, serve_websocket
 from .deliveries import DeliveryRecorder, ListDeliveries
-from .errors import Unavailable
+from .errors import RealtimeError, Unavailable
 from .identity import Identity
 from .notifications.actor_messages import (
     CreateNotifications,
@@ -72,7 +73,7 @@ from .rooms.redis_broker import RedisBroker
 from .rooms.room_actor import GAPS
 from .runtime.context import ActorContext
 from .runtime.reply import Reply, answer, unwrap
-from .runtime.tracer import Tracer
+from .runtime.tracer import Tracer, TraceRules, describe_rules, new_trace_id
 from .tokens import TokenVerifier
 from .transport.framing import CLOSE_GOING_AWAY
 from .transport.outlet import Flusher
@@ -102,7 +103,7 @@ class ActorSystem:
         self.notification_repository = notifications
         """Storage of the notification center; without it (no database) there is no NotificationService."""
         self.metrics = Metrics()
-        self.tracer = Tracer(settings.websocket_debug, settings.trace_ring_size)
+        self.tracer = Tracer.from_settings(settings)
         self.verifier = TokenVerifier(settings)
         self.policy = RoomPolicy(settings.all_room_prefixes)
         self.ctx: ActorContext | None = None
@@ -127,12 +128,15 @@ class ActorSystem:
         """Samples of the counters for the admin page's graphs (``admin_series``)."""
         self.admin_actions: deque[dict[str, Any]] = deque(maxlen=ADMIN_ACTIONS_KEPT)
         self._sampler: gevent.Greenlet | None = None
+        self.trace_cluster: ClusterTracing | None = None
+        """With a Redis broker: tracing rules for every node, and the debug views asked of every node."""
 
     # --- lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> ActorSystem:
         load_provider(self.settings.stats_provider)  # a bad STATS_PROVIDER fails here, before any actor starts
         self.broker = broker = open_broker(self.settings)  # so does a bad BROKER_URL
+        self.tracer.node = self.settings.node_name or str(getattr(broker, "node_id", "") or "local")
         self.ctx = ActorContext(self.settings, self.tracer, self.metrics, Flusher(self.metrics), self.policy,
                                 self.verifier)
         self.ctx.hub = hub = Hub.start(self.ctx, broker)
@@ -150,6 +154,11 @@ class ActorSystem:
                                        self._count_members, lambda: [record["id"] for record in nodes.nodes()],
                                        self.settings.cluster_query_timeout)
             self.census.start()
+            self.trace_cluster = ClusterTracing(broker.client, broker.listen, self.settings.redis_prefix,
+                                                broker.node_id, self.tracer, self.debug_here,
+                                                lambda: [record["id"] for record in nodes.nodes()],
+                                                self.settings.cluster_query_timeout)
+            self.trace_cluster.start()
         lease = self.stats_lease
         shared = None
         if isinstance(broker, RedisBroker):  # coalescing and merged statistics for the cluster, not per process
@@ -157,7 +166,7 @@ class ActorSystem:
                                    self.settings.coalesce_interval, self.settings.redis_meta_ttl)
         self.coalescer = Coalescer.start(self.ctx, leader=(lambda: lease.held) if lease is not None else None,
                                          shared=shared)
-        self._router = Router(self.settings, hub, self.coalescer)
+        self._router = Router(self.settings, hub, self.coalescer, self.tracer)
         if self.notification_repository is not None:
             self.notifications = NotificationService.start(self.ctx, self.notification_repository)
         self._start_presence(self.ctx, broker)
@@ -197,10 +206,13 @@ class ActorSystem:
                 actor_ref.stop(block=True, timeout=timeout)
             except (pykka.ActorDeadError, pykka.Timeout, gevent.Timeout):
                 pass
+        if self.trace_cluster is not None:
+            self.trace_cluster.close()
         if self.census is not None:
             self.census.close()
         if self.nodes is not None:
             self.nodes.stop()
+        self.tracer.close()
         if self.broker is not None:
             self.broker.close()
 
@@ -244,7 +256,7 @@ class ActorSystem:
         return answer(reply, self.settings.ask_timeout, ref.actor_class.__name__)
 
     def publish(self, type_: object, data: object, room: object = None, *,
-                wait: bool = True) -> PublishAnswer | None:
+                wait: bool = True, trace_id: str | None = None, via: str = "in-process") -> PublishAnswer | None:
         """The one validated path for every event (REST and the in-process ``EventService``).
 
         Checks the payload against the event catalogue, picks the type's default rooms when ``room``
@@ -252,14 +264,26 @@ class ActorSystem:
         ``wait`` the answer is the first room's ``{room, epoch, offset, delivered}`` (plus ``rooms``
         when there are several, and ``coalesced: true`` with no offset when the update was held for the
         next window).
+
+        Every publish has a trace id (``trace_id``, a caller's own, or a new one); while tracing is on, its
+        event's steps and outcomes are kept under it (``GET /api/debug/events/{id}``).
+        ``via`` names where it came from in that trace (``POST /api/live-sync``).
         """
         if self._router is None or not self.running:
             raise Unavailable("the actor system is not running")
+        trace_id = trace_id or new_trace_id()
+        tracer = self.tracer
+        if tracer.enabled:
+            tracer.published(trace_id, type_, room, via)
         started = time.perf_counter()  # one pair per publish, none per member: realtime_publish_duration_seconds
         try:
-            result = self._router.publish(type_, data, room, wait=wait)
+            result = self._router.publish(type_, data, room, wait=wait, trace_id=trace_id)
         except pykka.ActorDeadError:
             raise Unavailable("the server is shutting down") from None
+        except RealtimeError as exc:
+            if tracer.enabled:
+                tracer.event_outcome(trace_id, f"refused: {exc.code} ({exc.message[:200]})")
+            raise
         if result is not None and result.get("offset") is not None:  # waited for, and fanned out (not held)
             self.metrics.published_in(time.perf_counter() - started)
         return result
@@ -516,7 +540,74 @@ class ActorSystem:
 
     def admin_publish(self, who: Identity, type_: str, data: dict[str, Any], room: str) -> PublishAnswer:
         """Publish a test event to a room (an administrator's action), through the one validated path."""
-        answer = self.publish(type_, data, room)
+        trace_id = new_trace_id()
+        answer = self.publish(type_, data, room, trace_id=trace_id, via="admin page")
         assert answer is not None  # waited for
+        answer["traceId"] = trace_id
         self.record_admin_action(who, "publish", room=room, type=type_, offset=answer.get("offset"))
         return answer
+
+    # --- tracing (ADMIN only; web/api/debug.py) --------------------------------------------------
+
+    def set_tracing(self, who: Identity, rules: TraceRules | None) -> TraceRules:
+        """Put tracing rules in force (None clears them) here and, with Redis, on every node.
+
+        Logged as an administrator's action. Raises ``Unavailable`` when Redis could not be told: the rules
+        are then in force on this node only.
+        """
+        if rules is None or rules.empty:
+            self.record_admin_action(who, "tracing", rules="off")
+            self.tracer.clear_rules()
+        else:
+            self.record_admin_action(who, "tracing", rules=describe_rules(rules))
+            self.tracer.set_rules(rules)
+        return self.tracer.current_rules()
+
+    def debug_view(self, what: str, key: str) -> dict[str, Any]:
+        """``{answers, unanswered}``: what this node (and, with Redis, every live node) knows of a ``user``, an
+        ``event`` (by trace id) or a ``room``. Each answer names its node; a node that knows nothing is left out."""
+        extra: dict[str, Any] = {}
+        here = self.debug_here(what, key, extra)
+        if what == "event" and here is not None:  # other nodes know this event by its rooms' positions
+            extra["positions"] = [[part["room"], part["epoch"], part["offset"]] for part in here.get("rooms", ())
+                                  if part.get("offset") is not None]
+        if self.trace_cluster is None:
+            return {"answers": [here] if here is not None else [], "unanswered": []}
+        try:
+            return self.trace_cluster.ask(what, key, extra, here)
+        except Exception as exc:  # noqa: BLE001 (Redis: this node's answer alone, and why)
+            return {"answers": [here] if here is not None else [], "unanswered": [],
+                    "error": f"the other nodes could not be asked (Redis): {exc}"}
+
+    def debug_here(self, what: str, key: str, extra: dict[str, Any]) -> dict[str, Any] | None:
+        """This node's part of ``debug_view`` (what another node asks of it, too)."""
+        if what == "user":
+            return self.tracer.user(key)
+        if what == "event":
+            positions = [(str(p[0]), str(p[1]), int(p[2])) for p in extra.get("positions", ())]
+            return self.tracer.event(key, positions)
+        if what == "room":
+            return self._debug_room(key)
+        raise ValueError(f"no debug view {what!r}")
+
+    def _debug_room(self, room: str) -> dict[str, Any]:
+        """A room here: live (an actor), dormant (members, no actor yet) or not held; epoch, offset, history,
+        members, recent publishes (traced ones with their delivered and not delivered counts)."""
+        parse_room(room, self.settings.all_room_prefixes)
+        members = self.ask(self._hub(), RoomMembers(room))
+        held = self.history(room, None, None)
+        traced = self.tracer.room(room)
+        state = "live" if members["live"] else "dormant" if members["members"] or held.get("epoch") else "not held"
+        by_offset = {p.get("offset"): p for p in traced["publishes"] if p.get("epoch") == held.get("epoch")}
+        publishes = []
+        for event in reversed(held.get("events", [])[-50:]):
+            item = {"offset": event.get("offset"), "type": event.get("type"), "timestamp": event.get("timestamp")}
+            item.update({k: v for k, v in by_offset.pop(event.get("offset"), {}).items() if k != "room"})
+            publishes.append(item)
+        publishes += [p for p in traced["publishes"] if p.get("offset") is None or p in by_offset.values()]
+        node = self.tracer.node
+        return {"room": room, "node": node, "state": state, "epoch": held.get("epoch"), "offset": held.get("offset"),
+                "historySize": len(held.get("events", [])), "traced": traced["traced"],
+                "members": [{**member, "node": node} for member in members["members"]],
+                "users": sorted({member["userId"] for member in members["members"]}),
+                "publishes": publishes, "actor": traced["actor"]}

@@ -133,6 +133,8 @@ class ConnectionActor(TracedActor):
         self.ctx.metrics.disconnected(self.outlet.close_code, sse=not self.inline)
         log.info("disconnected", extra=connection_fields(self.connection_id, self.identity,
                                                          **close_fields(self.outlet.close_code)))
+        self.ctx.tracer.connection_closed(self, self.rooms, self.outlet.close_code, self.outlet.close_reason,
+                                          "websocket" if self.inline else "sse")
         hub = self.ctx.hub
         if hub is not None:
             rooms = presence.left(self, tuple(self.rooms), self._typed)  # presence rooms: through the PresenceActor
@@ -153,6 +155,7 @@ class ConnectionActor(TracedActor):
             self.ctx.metrics.refused(exc.code)
             log.info("refused: %s", exc.message, extra=connection_fields(self.connection_id, self.identity,
                                                                          code=exc.code, **frame_fields(text)))
+            self.trace_refusal(exc.code, exc.message, text)
             self._answer(text_frame(error_frame(exc.code, exc.message, frame_id)))
 
     def _answer(self, frame: bytes) -> None:
@@ -234,6 +237,7 @@ class ConnectionActor(TracedActor):
     def _rate_limited(self) -> None:
         """A message the reader's frame budget refused (it charges every frame, fragments and pings too,
         and closes with 1008 after ``RATE_LIMIT_STRIKES`` refusals in a row): answered, never read."""
+        self.trace_refusal("RATE_LIMITED", "too many frames: not read", None, read=False)
         self._answer(text_frame(error_frame(
             "RATE_LIMITED", f"more than {self.ctx.settings.rate_limit_per_second:g} frames per second")))
 

@@ -219,13 +219,18 @@ class NotificationService(TracedActor):
         if hub is None:
             return
         now = utc_now()
+        tracer = self.ctx.tracer
         for outcome in outcomes:
+            if tracer.enabled:  # who was not pushed to, by their preferences
+                tracer.notifications_skipped(outcome.body.get("skipped", ()))
             for recipient in outcome.recipients:
                 delivery = recipient.preferences.delivery(recipient.notification["type"],
                                                           recipient.notification["priority"], now)
                 data = {"notification": recipient.notification, "unreadCount": recipient.unread_count,
                         "silent": delivery.silent, "toast": delivery.toast, "browser": delivery.browser}
-                self.send(hub, Publish(f"user:{recipient.user_id}", "NOTIFICATION", data), "hub")
+                trace = (tracer.notification_pushed(recipient.user_id, recipient.notification, delivery.silent)
+                         if tracer.enabled else None)
+                self.send(hub, Publish(f"user:{recipient.user_id}", "NOTIFICATION", data, None, trace), "hub")
 
     def _hub_ask(self, message: ConnectedUsers) -> pykka.Future[Any] | None:
         hub = self.ctx.hub

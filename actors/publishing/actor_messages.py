@@ -18,6 +18,8 @@ class Coalesce:
     type: str
     data: dict[str, Any]
     reply: Reply | None = None
+    trace_id: str | None = None
+    """The update's trace id: a held update that a newer one replaces is traced as coalesced into it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +37,7 @@ class PushStats:
     room: str
     figures: dict[str, Any]
     reply: Reply | None = None
+    trace_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,6 +71,11 @@ class Coalescer(TracedActor):
         self._computing: list[Reply] | None = None
         self._last_recompute: dict[str, Any] | None = None
         self._refresher: gevent.Greenlet | None = None
+        self._trace_in: str | None = None
+        """The trace id of the update being handled (or of the held one being flushed), for its Publish."""
+        self._trace_sent = False
+        self._held_traces: dict[tuple[str, str], str] = {}
+        """The trace id of the update each (type, room) window holds."""
 
     def started(self) -> None:
         if self._provider is not None and self.ctx.settings.stats_refresh_seconds > 0:
@@ -84,12 +89,18 @@ class Coalescer(TracedActor):
             self._refresher.kill(block=False)
 
     def handle(self, message: Any) -> Any:
+        self._trace_in, self._trace_sent = None, False
         if isinstance(message, Coalesce):
+            self._trace_in = message.trace_id
             self._coalesce(message.room, message.type, message.data, message.reply)
+            self._trace_held(message.type, message.room)
         elif isinstance(message, FlushCoalesced):
+            self._trace_in = self._held_traces.pop((message.type, message.room), None)
             self._flush(message.type, message.room)
         elif isinstance(message, PushStats):
+            self._trace_in = message.trace_id
             self._push_stats(message.room, message.figures, message.reply)
+            self._trace_held("STATS_UPDATE", message.room)
         elif isinstance(message, RecomputeStats):
             self._recompute(message.reply)
         elif isinstance(message, StatsComputed):
@@ -152,7 +163,25 @@ class Coalescer(TracedActor):
         self._arm(slot, type_, room, self._interval)
 
     def _publish(self, room: str, type_: str, data: dict[str, Any], reply: Reply | None) -> None:
-        self.tell_hub(Publish(room, type_, data, reply))
+        self.tell_hub(Publish(room, type_, data, reply, self._trace_in))
+        self._trace_sent = True
+
+    def _trace_held(self, type_: str, room: str) -> None:
+        """The update just taken was held for the next window: its trace id waits with it, and the one it
+        replaces is traced as coalesced into it (it takes no offset and reaches no one)."""
+        trace = self._trace_in
+        if self._trace_sent or trace is None:
+            return
+        replaced = self._held_traces.get((type_, room))
+        self._held_traces[(type_, room)] = trace
+        tracer = self.ctx.tracer
+        if tracer.enabled:
+            tracer.event_step(trace, self.actor_id, "held", f"for the next {type_} window of {room}",
+                              type_=type_, room=room)
+            tracer.event_outcome(trace, "held for the next coalescing window")
+            if replaced is not None:
+                tracer.event_step(replaced, self.actor_id, "coalesced", f"replaced by the newer {trace}", room=room)
+                tracer.event_outcome(replaced, f"coalesced into the newer {trace}: sent to no one")
 
     # --- coalescing for the cluster (windows in Redis) -------------------------------------------
 

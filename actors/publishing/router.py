@@ -15,6 +15,7 @@ from ..config import Settings
 from ..protocol.events import CATALOGUE, ROUTE_COALESCE, ROUTE_STATS, prepare
 from ..rooms.actor_messages import Publish
 from ..runtime.reply import Reply, answer
+from ..runtime.tracer import Tracer
 from .actor_messages import Coalesce, PushStats, RecomputeStats
 
 PublishAnswer = dict[str, Any]
@@ -25,12 +26,15 @@ there are several; ``coalesced: true`` and no offset when the update waits for t
 class Router:
     """Validates events against the catalogue and sends each to its rooms by the type's route."""
 
-    def __init__(self, settings: Settings, hub: pykka.ActorRef[Any], coalescer: pykka.ActorRef[Any]) -> None:
+    def __init__(self, settings: Settings, hub: pykka.ActorRef[Any], coalescer: pykka.ActorRef[Any],
+                 tracer: Tracer | None = None) -> None:
         self._settings = settings
         self._hub = hub
         self._coalescer = coalescer
+        self._tracer = tracer
 
-    def publish(self, type_: object, data: object, room: object = None, *, wait: bool = True) -> PublishAnswer | None:
+    def publish(self, type_: object, data: object, room: object = None, *, wait: bool = True,
+                trace_id: str | None = None) -> PublishAnswer | None:
         """Check the payload, pick the type's default rooms when ``room`` is None, send to each.
 
         With ``wait`` the answer is the first room's (see ``PublishAnswer``); without, None at once.
@@ -42,11 +46,11 @@ class Router:
         for name in rooms:
             reply = Reply() if wait else None
             if spec.route == ROUTE_STATS:
-                self._coalescer.tell(PushStats(name, data, reply))
+                self._coalescer.tell(self._traced(PushStats(name, data, reply, trace_id), "coalescer"))
             elif spec.route == ROUTE_COALESCE:
-                self._coalescer.tell(Coalesce(name, type_, data, reply))
+                self._coalescer.tell(self._traced(Coalesce(name, type_, data, reply, trace_id), "coalescer"))
             else:
-                self._hub.tell(Publish(name, type_, data, reply))
+                self._hub.tell(self._traced(Publish(name, type_, data, reply, trace_id), "hub"))
             replies.append(reply)
         if not wait:
             return None
@@ -56,6 +60,13 @@ class Router:
         if len(results) > 1:
             first["rooms"] = results
         return first
+
+    def _traced(self, message: Any, peer: str) -> Any:
+        """``message`` as it is, once its route is in its event's trace (while tracing is on)."""
+        tracer = self._tracer
+        if tracer is not None and tracer.enabled:
+            tracer.routed(message, peer)
+        return message
 
     def recompute_stats(self) -> dict[str, Any]:
         """Ask STATS_PROVIDER for fresh statistics, send them, and answer with them."""

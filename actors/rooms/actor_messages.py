@@ -85,6 +85,8 @@ class Publish:
     type: str
     data: dict[str, Any]
     reply: Reply | None = None
+    trace_id: str | None = None
+    """The event's trace id (``X-Trace-Id``), carried to the room and every outlet's trace."""
 
 
 @dataclass(frozen=True, slots=True)

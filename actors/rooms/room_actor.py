@@ -156,7 +156,7 @@ class RoomActor(TracedActor):
                                            superseding=message.type in SUPERSEDING_TYPES)
         delivered = 0
         if self._in_order(publication.epoch, publication.offset):
-            delivered = self._fan_out(publication)
+            delivered = self._fan_out(publication, message.trace_id)
             self._last = Since(publication.epoch, publication.offset)
         result = {"room": self.room, "epoch": publication.epoch, "offset": publication.offset,
                   "delivered": delivered}
@@ -221,7 +221,7 @@ class RoomActor(TracedActor):
         self._last = position
         self._arm_idle()
 
-    def _fan_out(self, publication: Publication) -> int:
+    def _fan_out(self, publication: Publication, trace_id: str | None = None) -> int:
         """Hand the event's frame to every member's outlet; returns how many took it."""
         frame, type_ = publication.frame, publication.type
         key = f"{type_}:{self.room}" if type_ in SUPERSEDING_TYPES else None
@@ -231,9 +231,12 @@ class RoomActor(TracedActor):
         # than after queueing it for every member (the first member would wait for the last one's queueing).
         now = not self.mailbox_depth()
         started = time.perf_counter()
-        for outlet in members.values():
-            if outlet.offer(frame, type_, key, now):
-                delivered += 1
+        if self._tracer.enabled:  # one attribute read per event; the tracer then looks at traced members only
+            delivered = self._tracer.fan_out(self, members, publication, key, now, trace_id)
+        else:
+            for outlet in members.values():
+                if outlet.offer(frame, type_, key, now):
+                    delivered += 1
         metrics = self.ctx.metrics
         if now and members:  # written here, not by the Flusher, which keeps this figure otherwise
             metrics.flush_delays.append(time.perf_counter() - started)

@@ -25,6 +25,7 @@ import gevent.queue
 import pykka
 
 from .reply import Failure, Reply
+from .trace_summary import mask
 
 if TYPE_CHECKING:
     from .context import ActorContext
@@ -33,7 +34,7 @@ log = logging.getLogger("realtime.actors")
 
 
 class TracedActor(pykka.Actor):
-    """A pykka actor on a bare greenlet that traces in debug mode and never dies of a bad message.
+    """A pykka actor on a bare greenlet that is traced when the tracer's rules say so and never dies of a bad message.
 
     pykka's ThreadingActor starts a ``threading.Thread`` (under gevent: a Thread object, its locks
     and a Greenlet) and an inbox with three conditions; one per connection was most of a socket's
@@ -65,6 +66,9 @@ class TracedActor(pykka.Actor):
         self.failures = 0
         self.started_at = time.time()
         self._tracer = ctx.tracer
+        self._trace_generation = -1
+        self._trace_self = False
+        """Whether the rules of that tracer generation trace this actor as a whole (``Tracer.actor_traced``)."""
 
     # --- pykka hooks -----------------------------------------------------------------------------
 
@@ -112,19 +116,20 @@ class TracedActor(pykka.Actor):
 
     def on_receive(self, message: Any) -> Any:
         self.handled += 1
-        if not self._tracer.enabled:
+        tracer = self._tracer
+        if not tracer.enabled or not tracer.wants(self, message):  # off: one attribute read, as before rules
             try:
                 return self.handle(message)
             except (Exception, gevent.Timeout) as exc:
                 return self._failed(message, exc)
         started = time.perf_counter()
-        name = type(message).__name__
-        self._tracer.record(self, "in", name)
+        tracer.record_message(self, "in", message)
         try:
             result = self.handle(message)
         except (Exception, gevent.Timeout) as exc:
             result = self._failed(message, exc)
-        self._tracer.record(self, "done", name, micros=(time.perf_counter() - started) * 1e6)
+        tracer.record(self, "done", type(message).__name__, micros=(time.perf_counter() - started) * 1e6,
+                      trace=getattr(message, "trace_id", None))
         return result
 
     # --- for subclasses --------------------------------------------------------------------------
@@ -141,8 +146,9 @@ class TracedActor(pykka.Actor):
 
     def send(self, ref: pykka.ActorRef[Any], message: Any, peer: str = "") -> bool:
         """``tell`` that is traced and does not raise if the receiver has already stopped."""
-        if self._tracer.enabled:
-            self._tracer.record(self, "out", type(message).__name__, peer=peer or None)
+        tracer = self._tracer
+        if tracer.enabled and tracer.wants(self, message):
+            tracer.record_message(self, "out", message, peer=peer or None)
         try:
             ref.tell(message)
             return True
@@ -153,6 +159,12 @@ class TracedActor(pykka.Actor):
         """``send`` to this process's hub; False if it has not started or has stopped."""
         hub = self.ctx.hub
         return hub is not None and self.send(hub, message, "hub")
+
+    def trace_refusal(self, code: str, message: str, text: str | None, *, read: bool = True) -> None:
+        """A client frame this actor refused: kept for ``GET /api/debug/users/{id}`` (always, bounded) and
+        traced as ``refused`` when this actor is traced; only the frame's type, room and ``id`` are read
+        (nothing of a frame that was not ``read``, such as one the rate limit refused)."""
+        self._tracer.refusal(self, code, message, text if read else None, read=read)
 
     def mailbox_depth(self) -> int:
         return self.actor_inbox.qsize()  # type: ignore[attr-defined, no-any-return]  # a gevent Queue
@@ -165,8 +177,10 @@ class TracedActor(pykka.Actor):
         self.failures += 1
         log.exception("%s failed on %s; resuming with the next message", self.actor_id, type(message).__name__,
                       exc_info=exc)
-        if self._tracer.enabled:
-            self._tracer.record(self, "error", type(message).__name__, detail=repr(exc)[:500])
+        tracer = self._tracer
+        if tracer.enabled and tracer.wants(self, message):
+            tracer.record(self, "error", type(message).__name__, detail=mask(repr(exc)[:500]),
+                          trace=getattr(message, "trace_id", None))
         failure = Failure(exc)
         reply = getattr(message, "reply", None)  # a told message whose sender waits: tell it now
         if isinstance(reply, Reply) and not reply.done():

@@ -38,5 +38,5 @@ class ActorContext:
         """A context of its own (tracer, counters, flusher, policy, verifier) for actors started outside
         an ``ActorSystem``: tests and benchmarks of a single actor."""
         metrics = Metrics()
-        return cls(settings, Tracer(settings.websocket_debug, settings.trace_ring_size), metrics, Flusher(metrics),
+        return cls(settings, Tracer.from_settings(settings), metrics, Flusher(metrics),
                    RoomPolicy(settings.all_room_prefixes), TokenVerifier(settings))

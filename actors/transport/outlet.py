@@ -66,7 +66,7 @@ class Outlet:
     """Bounded, coalescing, non-blocking writer for one WebSocket."""
 
     __slots__ = ("connection_id", "_sock", "_raw", "_flusher", "_metrics", "_queue", "_queued_bytes",
-                 "_backlog", "_dirty", "_held", "_writer", "_closer", "closing", "closed", "close_code",
+                 "_backlog", "_dirty", "_held", "_writer", "_closer", "closing", "closed", "close_code", "close_reason",
                  "last_heard", "_max_frames", "_max_bytes", "_write_timeout", "_close_timeout")
 
     def __init__(self, connection_id: str, sock: Any, flusher: Flusher, metrics: Metrics, *, max_frames: int,
@@ -87,6 +87,8 @@ class Outlet:
         self.closing = False
         self.closed = False
         self.close_code: int | None = None
+        self.close_reason = ""
+        """The reason sent with ``close_code``: what the trace of a closed connection says."""
         self.last_heard = time.monotonic()
         self._max_frames = max_frames
         self._max_bytes = max_bytes
@@ -181,6 +183,7 @@ class Outlet:
             self._drop_queued()
         self._held = False
         self.close_code = code
+        self.close_reason = reason
         self._queue.append((close_frame(code, reason), None, None))
         self._queued_bytes += 2 + len(reason)
         self.closing = True

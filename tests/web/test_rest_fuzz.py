@@ -27,8 +27,8 @@ from tests.conftest import token
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1500"))
 
-NOT_REST = {"/ws", "/sse", "/echo", "/static/<path:filename>"}
-"""Streams and static files: the WebSocket and SSE handshakes have tests of their own."""
+NOT_REST = {"/ws", "/sse", "/echo", "/static/<path:filename>", "/api/debug/trace"}
+"""Streams and static files: the WebSocket and SSE handshakes, and the live trace stream, have tests of their own."""
 
 scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text()
 """``st.floats()`` includes NaN and infinities, which ``json.dumps`` writes as ``NaN``/``Infinity``; ``st.text()``
@@ -99,7 +99,13 @@ ROUTES = [
     Route("PUT", "/api/notifications/preferences", body=PREFERENCES),
     Route("GET", "/api/debug/actors"),
     Route("GET", "/api/debug/actors/<path:actor_id>", path={"actor_id": ids}),
-    Route("GET", "/api/debug/trace"),
+    Route("GET", "/api/debug/tracing"), Route("DELETE", "/api/debug/tracing"),
+    Route("PUT", "/api/debug/tracing", body={"users": st.lists(user_ids, max_size=3),
+                                             "rooms": st.lists(rooms, max_size=3), "actors": st.lists(ids, max_size=2),
+                                             "all": st.booleans(), "minutes": st.floats() | st.integers()}),
+    Route("GET", "/api/debug/users/<user_id>", path={"user_id": user_ids}),
+    Route("GET", "/api/debug/rooms/<path:room>", path={"room": rooms}),
+    Route("GET", "/api/debug/events/<trace_id>", path={"trace_id": ids}),
     Route("GET", "/api/admin/node"), Route("GET", "/api/admin/series"), Route("GET", "/api/admin/actions"),
     Route("GET", "/api/admin/<any(connections, users, rooms):what>",
           path={"what": st.sampled_from(["connections", "users", "rooms"])}, query=PAGE),

@@ -37,9 +37,11 @@ def test_health_needs_no_token(server):
     assert get(server, "/healthz", {}).json() == {"ok": True}
 
 
-def test_debug_endpoints_are_off_by_default(server, admin_headers):
-    response = get(server, "/api/debug/actors", admin_headers)
-    assert response.status_code == 404 and "--debug" in response.json()["error"]["message"]
+def test_tracing_is_off_by_default_and_the_actors_are_still_listed(server, admin_headers):
+    assert get(server, "/api/debug/tracing", admin_headers).json()["rules"]["active"] is False
+    listed = get(server, "/api/debug/actors", admin_headers).json()
+    assert {"hub", "coalescer"} <= {actor["id"] for actor in listed["actors"]}
+    assert get(server, "/api/debug/actors/hub", admin_headers).json()["trace"] == []  # nothing recorded
 
 
 def test_debug_lists_actors_and_traces_messages(start_server, admin_headers):
