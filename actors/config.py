@@ -279,6 +279,38 @@ class Settings:
     ack_max_ids: int = field(
         default=100, metadata={"help": "notification ids one ACK frame may carry"}
     )
+    rest_rate_limit_per_second: float = field(
+        default=100.0, metadata={"help": "REST requests per second per token (its user), sustained, except "
+                                         "publishes; past the burst: 429 RATE_LIMITED with Retry-After; 0 = no limit"}
+    )
+    rest_rate_limit_burst: int = field(
+        default=200, metadata={"help": "REST requests one token may send at once before REST_RATE_LIMIT_PER_SECOND "
+                                       "applies"}
+    )
+    publish_rate_limit_per_second: float = field(
+        default=10_000.0, metadata={"help": "POST /api/live-sync and /api/live-sync/stats per second per token, "
+                                            "sustained; 0 = no limit"}
+    )
+    publish_rate_limit_burst: int = field(
+        default=10_000, metadata={"help": "publishes one token may send at once before PUBLISH_RATE_LIMIT_PER_SECOND "
+                                          "applies"}
+    )
+    publish_idempotency_seconds: float = field(
+        default=300.0, metadata={"help": "seconds a POST /api/live-sync Idempotency-Key answers its first result "
+                                         "to retries (in Redis with REDIS_URL, else in this process)"}
+    )
+    publish_idempotency_max_keys: int = field(
+        default=100_000, metadata={"help": "Idempotency-Keys of publishes kept in memory at most (without Redis); "
+                                           "past it the oldest are forgotten"}
+    )
+    shutdown_grace: float = field(
+        default=0.0, metadata={"help": "seconds between SIGTERM and closing the sockets, while GET /readyz answers "
+                                       "503 and requests are still served (give the load balancer time to notice)"}
+    )
+    event_types_file: str = field(
+        default="", metadata={"help": "a TOML or JSON file declaring the deployment's own event types (fields, "
+                                      "default rooms); see docs/operations.md"}
+    )
 
     @property
     def all_room_prefixes(self) -> tuple[str, ...]:
@@ -345,6 +377,14 @@ class Settings:
         for name in ("redis_max_connections", "retry_after", "workers"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.upper()} must be at least 1")
+        for name in ("rest_rate_limit_per_second", "publish_rate_limit_per_second", "shutdown_grace"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name.upper()} must be 0 or positive")
+        for name in ("rest_rate_limit_burst", "publish_rate_limit_burst", "publish_idempotency_max_keys"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.upper()} must be at least 1")
+        if self.publish_idempotency_seconds <= 0:
+            raise ConfigError("PUBLISH_IDEMPOTENCY_SECONDS must be positive")
         if self.max_message_fragments < 1:
             raise ConfigError("MAX_MESSAGE_FRAGMENTS must be at least 1")
         if self.message_timeout <= 0:
