@@ -75,10 +75,19 @@ class ClaimsActor(TracedActor):
             self._timer.kill(block=False)
             self._timer = None
 
+    @property
+    def _every(self) -> float:
+        """Seconds between ClaimsTicks: a third of the grace, at most two."""
+        return min(2.0, max(0.05, self.ctx.settings.claim_grace / 3))
+
+    def _grace_from(self, now: float) -> float:
+        """When a claim renewed now ends unless renewed again: the grace counts from the holder's last connection,
+        which may go just after this renewal, so one tick is added (it ends between one and two ticks late)."""
+        return now + self.ctx.settings.claim_grace + self._every
+
     def _tick(self) -> None:
-        every = min(2.0, max(0.05, self.ctx.settings.claim_grace / 3))
         while True:
-            gevent.sleep(every)
+            gevent.sleep(self._every)
             try:
                 self.actor_ref.tell(ClaimsTick())
             except pykka.ActorDeadError:
@@ -122,7 +131,7 @@ class ClaimsActor(TracedActor):
         settings = self.ctx.settings
         now = time.time()
         claim = Claim(room, identity.user_id, identity.role, now, now + (message.ttl or settings.claim_ttl))
-        taken = self._store.take(claim, now + settings.claim_grace, now, message.force)
+        taken = self._store.take(claim, self._grace_from(now), now, message.force)
         if not taken.won:
             self.conflicts += 1
             raise ClaimHeld(taken.current)
@@ -158,7 +167,7 @@ class ClaimsActor(TracedActor):
                 connected = self._connected(tuple(sorted(set(holders.values()))))
                 held = [(room, user) for room, user in holders.items() if user in connected]
                 if held:
-                    store.renew(held, now + self.ctx.settings.claim_grace)
+                    store.renew(held, self._grace_from(now))
             for claim in store.expire_due(now):
                 self._ended({"room": claim.room, "by": claim.by,
                              "reason": "expired" if claim.until <= now else "disconnected"})
