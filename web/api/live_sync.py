@@ -89,7 +89,7 @@ def _trace_header(response: Response) -> Response:
 
 
 def _published(type_: Any, data: Any, room: Any, trace: str) -> dict[str, Any]:
-    answer = system().publish(type_, data, room)
+    answer = system().publish(type_, data, room, trace_id=trace, via="POST /api/live-sync")
     assert answer is not None  # waited for
     return {**answer, "traceId": trace}
 
