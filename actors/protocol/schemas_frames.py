@@ -3,8 +3,8 @@
 These describe the wire; they do not parse it. A client frame is parsed on the hot path by
 ``frames.parse_client_frame`` (hand-written, checked field by field with the same rules), because a
 socket's frames arrive thousands of times a second and most of them are a four-byte ``PING``.
-``tests/actors/protocol/test_schemas.py`` holds the two together: every frame the models accept is one
-the parser accepts.
+``tests/web/test_frame_schemas.py`` holds the two together: the frames a real server sends match them, what
+they allow a real server takes, and what the parser refuses they refuse.
 """
 
 from __future__ import annotations
