@@ -97,7 +97,14 @@ class DeadlineHandler(WebSocketHandler):
         try:
             if self._cut_reason is not None:
                 raise _Cut
-            ok = super().read_request(raw_requestline)
+            try:
+                ok = super().read_request(raw_requestline)
+            except OSError:
+                # gevent's shutdown() wakes the blocked read with "File descriptor was closed in another
+                # greenlet"; pywsgi would print that as a traceback and answer 400 to a socket we cut
+                if self._cut_reason is not None:
+                    raise _Cut from None
+                raise
             if self._cut_reason is not None:  # the last bytes came in with the shutdown: still cut
                 raise _Cut
             return ok
