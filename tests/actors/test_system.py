@@ -72,7 +72,7 @@ def test_start_then_stop_leaves_nothing_running(start_system):
     assert system.running
     status = system.status()
     assert {k: status[k] for k in ("connections", "rooms", "roomActors", "actors", "debug", "broker")} == {
-        "connections": 0, "rooms": 0, "roomActors": 0, "actors": 2, "debug": False,
+        "connections": 0, "rooms": 0, "roomActors": 0, "actors": 4, "debug": False,  # hub, coalescer, presence, claims
         "broker": {"kind": "memory", "rooms": 0}}
     assert set(status["gc"]) >= {"collections", "pauseMsMax", "longPauses"}
     system.stop()

@@ -49,7 +49,8 @@ def test_1000_cycles_across_two_servers_leave_keys_channels_actors_and_greenlets
                 and all(server.system.metrics.connections == 0 for server in servers))
 
     cycle(1001)  # warm: module-level caches, the node records, the statistics lease (no event: no stream)
-    assert wait_for(lambda: channels() == 0 and actors() == [3, 3] and len(keys()) <= 4, timeout=10), (
+    # hub, coalescer, notifications, presence, claims, deliveries
+    assert wait_for(lambda: channels() == 0 and actors() == [6, 6] and len(keys()) <= 4, timeout=10), (
         channels(), actors(), keys())
     base_keys, base_channels, base_actors = keys(), channels(), actors()
     gc.collect()

@@ -178,3 +178,40 @@ def test_a_claim_lives_while_its_holder_is_connected_to_any_node_and_ends_when_t
     assert released is not None and released["data"] == {"room": room, "by": "ada", "reason": "disconnected"}
     assert wait_for(lambda: requests.get(a.url(f"/api/rooms/{room}/claim"), headers=ADMIN,
                                          timeout=5).json()["claim"] is None)
+
+
+def _commands(client) -> int:
+    return sum(int(stats["calls"]) for stats in client.info("commandstats").values())
+
+
+@pytest.mark.parametrize("shape", ["one room", "a room each"])
+def test_redis_commands_per_join_with_and_without_presence(private_redis, tmp_path, shape, record_property):
+    """Measured on a Redis of the test's own (nothing else talks to it): every command the two nodes send while
+    100 sockets join lead rooms, with presence on those rooms and with presence elsewhere (PRESENCE_PREFIXES)."""
+    from tests.cluster.conftest import Cluster
+
+    client = private_redis.client()
+    figures = {}
+    for label, prefixes in (("presence", "contact,lead,campaign"), ("no presence", "campaign")):
+        cluster = Cluster(tmp_path / label.replace(" ", "-"), private_redis.url, f"rt-{label[:2]}:")
+        cluster.tmp.mkdir()
+        try:
+            a, _ = cluster.start(2, PRESENCE_PREFIXES=prefixes)
+            sockets = [a.connect(f"u{n}") for n in range(100)]
+            gevent.sleep(2.5)  # connecting and the first heartbeats settle
+            before = _commands(client)
+            for n, socket in enumerate(sockets):
+                room = "lead:one" if shape == "one room" else f"lead:r{n}"
+                socket.send("SUBSCRIBE", {"room": room}, id="s")
+                assert socket.recv_until(lambda f: f["type"] == "SUBSCRIBED")["data"]["room"] == room
+            gevent.sleep(1.5)  # the presence writes of the last interval
+            figures[label] = (_commands(client) - before) / len(sockets)
+            for socket in sockets:
+                socket.close()
+        finally:
+            cluster.stop_all()
+    extra = figures["presence"] - figures["no presence"]
+    record_property(f"redis_commands_per_join_{shape.replace(' ', '_')}", round(extra, 2))
+    print(f"\n{shape}: {figures['presence']:.2f} Redis commands per join with presence, "
+          f"{figures['no presence']:.2f} without (both include 1.5 s of heartbeats): {extra:+.2f} for presence")
+    assert extra <= (6 if shape == "a room each" else 1)  # batched: a room's joins of one interval share a write
