@@ -28,7 +28,7 @@ _HEAD = 2048
 
 SKIPPED_FIELDS = frozenset({"reply", "ref", "outlet", "ack_to", "frame", "trace_id", "payload"})
 """References, futures, sockets and raw bytes: nothing a reader can use, and some are large."""
-RENAMED = {"connection_id": "connection", "frame_id": "ref", "user_ids": "users", "slice_": "slice"}
+RENAMED = {"connection_id": "connection", "frame_id": "ref", "user_id": "user", "user_ids": "users", "slice_": "slice"}
 LIST_ITEMS = 10
 CONTAINER_ITEMS = 20
 DEPTH = 4
@@ -103,7 +103,7 @@ def client_frame(text: str | None) -> dict[str, Any]:
     return fields
 
 
-def summarize(message: Any, preview_chars: int = 120) -> dict[str, Any] | None:
+def summarize(message: Any, preview_chars: int = 120, depth: int = 0) -> dict[str, Any] | None:
     """What ``message`` carried, for a trace entry; None for a message with nothing to say."""
     custom = getattr(message, "summary", None)
     if callable(custom):
@@ -127,7 +127,10 @@ def summarize(message: Any, preview_chars: int = 120) -> dict[str, Any] | None:
             out[key] = "***"
         elif name == "text" and (value is None or isinstance(value, str)):
             out.update(client_frame(value))
-        elif isinstance(value, (bool, int, float)):
+        elif isinstance(value, bool):
+            if value:  # a flag that is off says nothing
+                out[key] = True
+        elif isinstance(value, (int, float)):
             out[key] = value
         elif isinstance(value, str):
             out[key] = bounded(value, preview_chars)
@@ -142,7 +145,10 @@ def summarize(message: Any, preview_chars: int = 120) -> dict[str, Any] | None:
         elif isinstance(value, dict):
             out[key] = preview(value, preview_chars)
         else:
-            out.update(_object_fields(key, value))
+            known = _object_fields(key, value)
+            if not known and depth == 0 and dataclasses.is_dataclass(value) and not isinstance(value, type):
+                known = summarize(value, preview_chars, depth=1) or {}  # a message wrapping another (an Enter)
+            out.update({k: v for k, v in known.items() if k not in out})
     return out or None
 
 

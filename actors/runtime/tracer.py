@@ -20,6 +20,7 @@ took, and every connection it was written to or not, with the reason.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -52,6 +53,18 @@ USER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 ACTOR_ID = re.compile(r"^[A-Za-z0-9_:.*?-]{1,140}$")
 TRACE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 """What a trace id may be (one a caller sends in ``X-Trace-Id`` too): it appears in logs and URLs."""
+
+
+_WRAPPED: dict[type, tuple[str, ...]] = {}
+"""Per message type: its fields that hold another message (a presence ``Enter`` holds the ``Join`` it passes on)."""
+
+
+def _wrapped_fields(message: Any) -> tuple[str, ...]:
+    if not dataclasses.is_dataclass(message):
+        return ()
+    return tuple(f.name for f in dataclasses.fields(message)
+                 if dataclasses.is_dataclass(getattr(message, f.name, None))
+                 and any(hasattr(getattr(message, f.name), name) for name in ("room", "connection_id", "publication")))
 
 
 class TracedActor(Protocol):
@@ -385,6 +398,14 @@ class Tracer:
         """Should ``actor`` record ``message``: the actor is traced, or the message names a traced room or socket."""
         if self.all or self.actor_traced(actor):
             return True
+        if self._names_traced(message):
+            return True
+        inner = _WRAPPED.get(type(message))
+        if inner is None:
+            inner = _WRAPPED[type(message)] = _wrapped_fields(message)
+        return any(self._names_traced(getattr(message, name, None)) for name in inner)
+
+    def _names_traced(self, message: Any) -> bool:
         room = getattr(message, "room", None)
         if room is not None and room in self._rooms:
             return True
