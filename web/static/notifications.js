@@ -3,7 +3,12 @@
 //
 // The list and unread count come from REST (/api/notifications) and are kept current by the
 // NOTIFICATION and NOTIFICATION_READ pushes. After every reconnect the list is reloaded: role
-// notifications created while we were away are not replayed (docs/notifications.md).
+// notifications created while we were away are not replayed (docs/notifications.md). The count follows
+// the pushes, which every device of the user receives in the same order, so all devices show the same
+// one; a REST answer's count is taken only when no push came while it was on its way.
+//
+// Delivery records (docs/presence.md): what the store loads is acknowledged as delivered to this
+// device, what it shows (a toast, or what the app passes to seen()) as seen.
 
 export const PRIORITIES = ["LOW", "NORMAL", "HIGH", "URGENT"];
 
@@ -38,6 +43,7 @@ export class NotificationStore {
     this._listeners = new Set();
     this._timers = new Map();
     this._users = 0;
+    this._pushes = 0; // pushes that carried an unread count: a REST answer older than one of them is stale
   }
 
   /** Begin listening and load the first page and the preferences. Counted: returns a function that
@@ -79,10 +85,12 @@ export class NotificationStore {
   }
 
   async refresh() {
+    const pushes = this._pushes;
     try {
       const page = await this.client.api(`/api/notifications?limit=${this.options.pageSize}`);
-      this._set({ notifications: page.notifications, unreadCount: page.unreadCount, loading: false, error: null,
-        nextCursor: page.nextCursor || null });
+      this._set({ notifications: page.notifications, loading: false, error: null, nextCursor: page.nextCursor || null,
+        ...this._answered(pushes, page.unreadCount) });
+      this._ack(page.notifications, false);
     } catch (error) {
       this._set({ loading: false, error: error.message });
     }
@@ -93,12 +101,14 @@ export class NotificationStore {
     const cursor = this.snapshot.nextCursor;
     if (!cursor || this.snapshot.loadingMore) return false;
     this._set({ loadingMore: true });
+    const pushes = this._pushes;
     try {
       const page = await this.client.api(`/api/notifications?limit=${this.options.pageSize}&before=${encodeURIComponent(cursor)}`);
       const known = new Set(this.snapshot.notifications.map((n) => String(n.id)));
       const older = page.notifications.filter((n) => !known.has(String(n.id)));
-      this._set({ notifications: [...this.snapshot.notifications, ...older], unreadCount: page.unreadCount,
-        nextCursor: page.nextCursor || null, loadingMore: false, error: null });
+      this._set({ notifications: [...this.snapshot.notifications, ...older], nextCursor: page.nextCursor || null,
+        loadingMore: false, error: null, ...this._answered(pushes, page.unreadCount) });
+      this._ack(older, false);
       return true;
     } catch (error) {
       this._set({ loadingMore: false, error: error.message });
@@ -108,17 +118,33 @@ export class NotificationStore {
 
   async markRead(id, read = true) {
     this._patch([id], { read });
+    const pushes = this._pushes;
     const answer = await this.client.api(`/api/notifications/${encodeURIComponent(id)}`,
       { method: "PATCH", body: { read } });
-    this._set({ unreadCount: answer.unreadCount });
+    this._set(this._answered(pushes, answer.unreadCount));
     return answer;
   }
 
   async markAllRead() {
     this._set({ notifications: this.snapshot.notifications.map((n) => ({ ...n, read: true })) });
+    const pushes = this._pushes;
     const answer = await this.client.api("/api/notifications/mark-all-read", { method: "POST" });
-    this._set({ unreadCount: answer.unreadCount });
+    this._set(this._answered(pushes, answer.unreadCount));
     return answer;
+  }
+
+  /** These notifications were shown to the user on this device (the list open, say): acknowledged as seen. */
+  seen(ids) {
+    this._ack(ids.map((id) => ({ id })), true);
+  }
+
+  /** A REST answer's unread count, unless a push (which is newer) came while the call was on its way. */
+  _answered(pushesBefore, unreadCount) {
+    return this._pushes === pushesBefore && typeof unreadCount === "number" ? { unreadCount } : {};
+  }
+
+  _ack(notifications, seen) {
+    if (typeof this.client.ack === "function") this.client.ack(notifications.map((n) => n.id), { seen });
   }
 
   async remove(id) {
@@ -157,6 +183,7 @@ export class NotificationStore {
 
   _event(frame) {
     const data = frame.data || {};
+    if (typeof data.unreadCount === "number") this._pushes += 1;
     if (frame.type === "NOTIFICATION") this._notification(frame, data);
     else if (frame.type === "NOTIFICATION_READ") this._read(data);
   }
@@ -184,6 +211,7 @@ export class NotificationStore {
   }
 
   _toast(notification) {
+    this._ack([notification], true);
     const toast = { id: notification.id, notification };
     this._set({ toasts: [...this.snapshot.toasts.filter((t) => t.id !== toast.id), toast].slice(-5) });
     if (notification.priority !== "URGENT") {

@@ -71,6 +71,12 @@ export interface RealtimeClientOptions {
   queueLimit?: number;
   /** ms a request() waits for its answer (10000). */
   requestTimeout?: number;
+  /** This device's id in ACKs (1-64 of A-Z a-z 0-9 _ -); default: one kept in localStorage per browser profile. */
+  device?: string;
+  /** Acknowledge received NOTIFICATION pushes by itself (true). */
+  acks?: boolean;
+  /** For tests: where the device id is kept (localStorage). */
+  storage?: Pick<Storage, "getItem" | "setItem"> | null;
   /** For tests: replacements for the browser's globals. */
   WebSocket?: any;
   fetch?: typeof fetch;
@@ -109,6 +115,8 @@ export declare class RealtimeClient {
   readonly positions: RoomPositions;
   readonly attempt: number;
   readonly baseUrl: string;
+  /** The device id ACKs carry. */
+  readonly device: string;
   connect(): this;
   close(): void;
   /** Returns a function that removes this handler (and leaves the room when it was the last one). */
@@ -117,6 +125,8 @@ export declare class RealtimeClient {
   /** The frame's id, or null when it cannot be sent (over SSE; SUBSCRIBE/PING/AUTH while disconnected). */
   send(type: string, data?: Record<string, any>): string | null;
   request(type: string, data?: Record<string, any>): Promise<Frame>;
+  /** Delivery records: this device got (`seen`, the default: and showed) these notifications; batched, no answer. */
+  ack(ids: Array<string | number>, options?: { seen?: boolean }): void;
   on<K extends keyof ClientEvents>(name: K, fn: ClientEvents[K]): () => void;
   /** REST on the same server with the current token; the JSON body (null for 204); throws with .status and .code. */
   api<T = any>(path: string, init?: { method?: string; body?: any; headers?: Record<string, string> }): Promise<T>;
@@ -139,6 +149,9 @@ export declare class SseParser {
 export declare function backoffDelay(attempt: number, options?: BackoffOptions, random?: () => number): number;
 export declare function refreshDelay(expMs: number, nowMs: number, margin?: number): number;
 export declare function decodeToken(token: string): Record<string, any> | null;
+/** This browser's device id, kept in `storage` (localStorage) under "realtime-server.device". */
+export declare function deviceId(storage?: Pick<Storage, "getItem" | "setItem"> | null,
+  random?: () => number): string;
 export default RealtimeClient;
 
 // --- notifications.js ------------------------------------------------------------------------------
@@ -205,6 +218,8 @@ export declare class NotificationStore {
   savePreferences(preferences: NotificationPreferences): Promise<NotificationPreferences>;
   requestBrowserPermission(): Promise<NotificationPermission | "unsupported">;
   dismissToast(id: string): void;
+  /** These notifications were shown to the user on this device (the list open): acknowledged as seen. */
+  seen(ids: string[]): void;
 }
 
 export declare function notificationStoreFor(client: RealtimeClient, options?: NotificationStoreOptions): NotificationStore;

@@ -9,6 +9,29 @@
 
 const HOME_ROOM = /^(user|role):/;
 const NOT_QUEUED = new Set(["SUBSCRIBE", "UNSUBSCRIBE", "PING", "AUTH"]);
+const NOTIFICATION_ID = /^[1-9][0-9]{0,17}$/;
+const DEVICE_KEY = "realtime-server.device";
+const ACK_DELAY = 250; // ms: ACKs of one burst of notifications leave as one frame
+const ACK_MAX_IDS = 100; // the server's ACK_MAX_IDS default
+
+/** This browser's device id: kept in localStorage (one per browser profile), else made for this page. */
+export function deviceId(storage = globalThis.localStorage, random = Math.random) {
+  try {
+    const kept = storage && storage.getItem(DEVICE_KEY);
+    if (kept && /^[A-Za-z0-9_-]{1,64}$/.test(kept)) return kept;
+  } catch {
+    /* storage refused (private mode, a sandboxed frame): a device id for this page only */
+  }
+  const made = globalThis.crypto && typeof globalThis.crypto.randomUUID === "function" && random === Math.random
+    ? globalThis.crypto.randomUUID()
+    : Array.from({ length: 32 }, () => Math.floor(random() * 16).toString(16)).join("");
+  try {
+    if (storage) storage.setItem(DEVICE_KEY, made);
+  } catch {
+    /* as above */
+  }
+  return made;
+}
 
 /** Delay before reconnect attempt `attempt` (0-based): exponential, capped, minus up to `jitter` of it. */
 export function backoffDelay(attempt, { initial = 500, max = 30000, factor = 2, jitter = 0.5 } = {},
@@ -131,14 +154,16 @@ const DEFAULTS = {
   refreshMargin: 60000,
   queueLimit: 100,
   requestTimeout: 10000,
+  acks: true,
 };
 
 export class RealtimeClient {
   /**
    * @param {object} options  url (server base, default location.origin), token (string or function
    *   returning one, or a promise of one), transports, backoff {initial, max, factor, jitter},
-   *   connectTimeout, refreshMargin, queueLimit, requestTimeout; for tests: WebSocket, fetch,
-   *   setTimeout, clearTimeout, now, random.
+   *   connectTimeout, refreshMargin, queueLimit, requestTimeout, device (this device's id for ACKs;
+   *   default: one kept in localStorage), acks (false: no automatic ACKs); for tests: WebSocket, fetch,
+   *   setTimeout, clearTimeout, now, random, storage.
    */
   constructor(options = {}) {
     const g = globalThis;
@@ -173,6 +198,8 @@ export class RealtimeClient {
     this._learnHome(this._tokenValue);
     this._online = () => this.state === "reconnecting" && this._retryNow();
     this._listensOnline = Boolean(g.addEventListener && !options.WebSocket);
+    this.device = options.device || deviceId("storage" in options ? options.storage : g.localStorage, this._random);
+    this._acks = { delivered: new Set(), seen: new Set() }; // notification ids waiting to be acknowledged
   }
 
   // --- public API --------------------------------------------------------------------------------
@@ -258,6 +285,41 @@ export class RealtimeClient {
       this._pending.set(id, { resolve, reject, timer });
       this._conn.send({ type, data, id, timestamp: new Date(this._now()).toISOString() });
     });
+  }
+
+  /**
+   * Tell the server this device got these notifications (`seen`: and showed them to the user), for the
+   * delivery records (GET /api/notifications/{id}/deliveries). Ids of one burst leave as one ACK; kept
+   * while disconnected and sent once connected (over SSE, which has no upstream, they are dropped).
+   * Received NOTIFICATION pushes are acknowledged by the client itself (unless `acks: false`).
+   */
+  ack(ids, { seen = true } = {}) {
+    const wanted = seen ? this._acks.seen : this._acks.delivered;
+    for (const id of ids || []) {
+      const text = String(id);
+      if (NOTIFICATION_ID.test(text)) wanted.add(text);
+    }
+    if (wanted.size && this._timers.ack === undefined) this._timer("ack", ACK_DELAY, () => this._sendAcks());
+  }
+
+  _sendAcks() {
+    const conn = this._conn;
+    if (!conn || this.state !== "open") return; // sent once connected
+    if (conn.kind !== "websocket") {
+      this._acks.seen.clear();
+      this._acks.delivered.clear();
+      return;
+    }
+    const seenIds = [...this._acks.seen];
+    const deliveredIds = [...this._acks.delivered].filter((id) => !this._acks.seen.has(id)); // seen says both
+    this._acks.seen.clear();
+    this._acks.delivered.clear();
+    for (const [seen, ids] of [[true, seenIds], [false, deliveredIds]]) {
+      for (let start = 0; start < ids.length; start += ACK_MAX_IDS) {
+        conn.send({ type: "ACK", data: { ids: ids.slice(start, start + ACK_MAX_IDS), device: this.device, seen },
+          id: this._nextId(), timestamp: new Date(this._now()).toISOString() });
+      }
+    }
   }
 
   /** Listen: 'state' (state, info), 'connected', 'subscribed', 'event', 'frame', 'error', 'token'. Returns off(). */
@@ -528,6 +590,9 @@ export class RealtimeClient {
     const data = frame.data || {};
     if (typeof frame.room === "string" && typeof frame.offset === "number") {
       if (!this.positions.accept(frame.room, frame.epoch, frame.offset)) return;
+      if (frame.type === "NOTIFICATION" && this.options.acks && data.notification) {
+        this.ack([data.notification.id], { seen: false }); // delivered to this device
+      }
       const set = this._subs.get(frame.room);
       if (set) for (const entry of [...set]) this._call(entry.onEvent, frame);
       this._emit("event", frame);
@@ -587,6 +652,7 @@ export class RealtimeClient {
       const queued = this._queue.splice(0);
       for (const queuedFrame of queued) conn.send(queuedFrame);
     }
+    if (this._acks.seen.size || this._acks.delivered.size) this._timer("ack", 0, () => this._sendAcks());
     this._scheduleRefresh(data.exp);
     this._heartbeatPeriod = (Number(data.heartbeat) || 25) * 1000;
     this._lastHeard = this._now();

@@ -3,7 +3,8 @@
 // sits. Items show their title (a link when the notification has one), message, time and priority;
 // clicking one marks it read and calls onItemClick. Looks come from rt- classes (styles.js) that any
 // class of the app overrides; `classNames` adds the app's own to each part; `renderItem` replaces an
-// item's content altogether.
+// item's content altogether. What the open list shows is acknowledged as seen on this device (delivery
+// records).
 import { createElement as h, useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
 
 import { clientOptions } from "./context.js";
@@ -97,6 +98,10 @@ export function NotificationCenter(props) {
   };
   const helpers = { markRead: n.markRead, remove: n.remove, classNames };
   const items = n.notifications.slice(0, maxItems);
+  const shown = open ? items.map((item) => item.id).join(",") : "";
+  useEffect(() => {
+    if (shown) n.seen(shown.split(","));
+  }, [shown]); // eslint-disable-line react-hooks/exhaustive-deps
   const label = `${title} (${n.unreadCount} unread)`;
 
   return h("div", { className: join("rt-notification-center", className), ref: root },

@@ -105,6 +105,8 @@ export interface UseNotifications extends NotificationSnapshot {
   savePreferences(preferences: NotificationPreferences): Promise<NotificationPreferences>;
   dismissToast(id: string): void;
   requestBrowserPermission(): Promise<NotificationPermission | "unsupported">;
+  /** These notifications were shown to the user (the list open): acknowledged as seen on this device. */
+  seen(ids: string[]): void;
 }
 export declare function useNotifications(options?: ClientChoice & NotificationStoreOptions): UseNotifications;
 

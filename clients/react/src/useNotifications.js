@@ -10,7 +10,7 @@ const STORE_OPTIONS = ["pageSize", "toastMinPriority", "toastMs", "browserNotifi
 /**
  * {notifications, unreadCount, loading, error, preferences, toasts, permission, nextCursor, loadingMore,
  *  markRead(id), markAllRead(), remove(id), refresh(), loadMore(), savePreferences(p), dismissToast(id),
- *  requestBrowserPermission()}.
+ *  requestBrowserPermission(), seen(ids)}: seen() acknowledges what the app showed (delivery records).
  * `options`: the store's (pageSize, toastMinPriority, toastMs, browserNotifications; the first caller's
  * win, as the store is shared) and, without a Provider, the client's ({url, token} or {client}).
  */
@@ -31,5 +31,6 @@ export function useNotifications(options) {
     savePreferences: (preferences) => store.savePreferences(preferences),
     dismissToast: (id) => store.dismissToast(id),
     requestBrowserPermission: () => store.requestBrowserPermission(),
+    seen: (ids) => store.seen(ids),
   };
 }
