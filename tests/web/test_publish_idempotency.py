@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 import requests
+import websocket
 
-from tests.client import ConnectionClosed, WsClient
+from tests.client import WsClient
 from tests.cluster.conftest import Cluster, delete_prefix
 from tests.conftest import token
 from web.api.idempotency import KeyInUse, MemoryKeys, Remembered
@@ -27,17 +28,13 @@ def url(port: int) -> str:
 
 
 def events_after(client: WsClient, wait: float = 0.5) -> list[dict]:
-    """Every event frame the client receives until ``wait`` seconds pass without one."""
+    """Every room event the client receives until ``wait`` seconds pass without a frame."""
     got = []
-    try:
-        while True:
+    while True:
+        try:
             got.append(client.recv(wait))
-    except (TimeoutError, ConnectionClosed, OSError):
-        return [frame for frame in got if frame.get("room")]
-    except Exception as exc:  # websocket-client's own timeout type
-        if "timed out" not in str(exc).lower():
-            raise
-        return [frame for frame in got if frame.get("room")]
+        except websocket.WebSocketTimeoutException:
+            return [frame for frame in got if frame.get("room")]
 
 
 def subscriber(port: int, room: str = "lead:7") -> WsClient:
