@@ -1,12 +1,14 @@
 // The admin page: this node and the cluster's, live graphs of the last 15 minutes, a searchable and
 // paginated browser of connections, users and rooms (GET /api/admin/..., no --debug needed), a room's
 // members and recent events, actions (publish a test event, disconnect a connection; logged with who
-// did them), delivery per event type, and in debug mode every actor with its mailbox and trace.
+// did them), delivery per event type, tracing switched at runtime (admin.tracing.js: a user, a room, an event
+// by trace id), and while tracing is on every actor with its mailbox and trace.
 import { decodeToken } from "../realtime.js";
 import { lineChart, PALETTE } from "./chart.js";
 import { ago, bytes, duration, full, label, number, rate, when } from "./format.js";
 import { fillIcons } from "./icons.js";
 import { askForToken, loadConfig, signOut, storedToken, userNames } from "./session.js";
+import { setupTracing, summaryText } from "./admin.tracing.js";
 
 const $ = (id) => document.getElementById(id);
 const POLL_MS = 2000;
@@ -51,6 +53,11 @@ async function main() {
         { status: response.status });
     }
     return body;
+  };
+  api.raw = async (path, init = {}) => {  // a streamed answer (the live trace): the response itself
+    const response = await fetch(path, { ...init, headers: { Authorization: `Bearer ${token}` } });
+    if (!response.ok) throw Object.assign(new Error(`HTTP ${response.status}`), { status: response.status });
+    return response;
   };
   const toast = (text, kind = "") => {
     const box = el("div", { class: `toast ${kind}`, role: "status" }, el("div", {}, text));
@@ -178,7 +185,8 @@ async function main() {
           cell(el("button", { class: "danger disconnect", onclick: (event) => disconnect(item, event.currentTarget) }, "Disconnect")));
       }
       if (browse.what === "users") {
-        return el("tr", { dataset: { user: item.userId } }, cell(who(item.userId)), cell(item.role), cell(number(item.connections), "num"));
+        return el("tr", { class: "clickable", dataset: { user: item.userId }, onclick: () => tracing.showUser(item.userId) },
+          cell(who(item.userId)), cell(item.role), cell(number(item.connections), "num"));
       }
       return el("tr", { class: "clickable", dataset: { room: item.room }, onclick: () => openRoom(item.room) },
         cell(el("a", { href: `#room=${encodeURIComponent(item.room)}`, onclick: (e) => { e.preventDefault(); openRoom(item.room); } }, item.room), "mono"),
@@ -259,7 +267,7 @@ async function main() {
     if (!openedRoom) return;
     try {
       const answer = await api(`/api/admin/rooms/${encodeURIComponent(openedRoom)}/publish`, { method: "POST", body: "{}" });
-      toast(`Published to ${openedRoom}: offset ${answer.offset}, handed to ${answer.delivered} socket(s)`);
+      toast(`Published to ${openedRoom}: offset ${answer.offset}, handed to ${answer.delivered} socket(s); trace ${answer.traceId}`);
     } catch (error) {
       toast(`Could not publish: ${error.message}`, "URGENT");
     }
@@ -273,7 +281,8 @@ async function main() {
       const { actions } = await api("/api/admin/actions");
       $("actions-empty").hidden = actions.length > 0;
       $("actions").replaceChildren(...actions.slice(0, 20).map((a) => el("li", { dataset: { action: a.action } },
-        el("b", {}, who(a.by)), a.action === "disconnect" ? ` disconnected ${a.connectionId}` : ` published ${a.type} to ${a.room}`,
+        el("b", {}, who(a.by)), a.action === "disconnect" ? ` disconnected ${a.connectionId}`
+          : a.action === "tracing" ? ` set tracing: ${a.rules}` : ` published ${a.type} to ${a.room}`,
         " ", el("span", { class: "meta", title: full(a.at) }, when(a.at)))));
     } catch { /* shown next time */ }
   }
@@ -309,14 +318,17 @@ async function main() {
       const actor = await api(`/api/debug/actors/${encodeURIComponent(selected)}`);
       $("trace-title").textContent = `Recent trace: ${selected}${actor.alive ? "" : " (stopped)"}`;
       $("trace").tBodies[0].replaceChildren(...actor.trace.slice(-40).reverse().map((e) => el("tr", {},
-        cell(new Date(e.at * 1000).toLocaleTimeString()), cell(e.event), cell(e.message || ""), cell(e.peer || e.detail || ""),
+        cell(new Date(e.at * 1000).toLocaleTimeString()), cell(e.event), cell(e.message || ""),
+        cell([summaryText(e.summary), e.peer || e.detail || "", e.trace ? `trace ${e.trace}` : ""].filter(Boolean).join(" · ")),
         cell(e.micros !== undefined && e.micros !== null ? `${number(e.micros)} µs` : `mailbox ${e.mailbox ?? ""}`))));
     } catch {
       $("trace-title").textContent = `Recent trace: ${selected} (gone)`;
     }
   }
 
-  window.admin = { openRoom, loadBrowse, browse }; // for the console and the browser tests
+  const tracing = setupTracing({ api, el, cell, who, toast, $, onChange: loadActions });
+  setInterval(() => { if (!document.hidden) tracing.refresh(); }, 5000);
+  window.admin = { openRoom, loadBrowse, browse, tracing }; // for the console and the browser tests
   poll();
   nodes();
   setInterval(nodes, 10000);
