@@ -110,6 +110,9 @@ class PresenceActor(TracedActor):
         """Socket -> the rooms it types in."""
         self._dead: set[str] = set()
         self._live: frozenset[str] | None = None
+        self._judge_after = 0.0
+        """No node is declared dead before this (monotonic): after the presence connection came back, Redis may
+        have restarted empty, and every node writes its heartbeat again only within one interval."""
         self._timer: gevent.Greenlet | None = None
         self._refreshed = time.monotonic()
         self.frames = 0
@@ -167,6 +170,7 @@ class PresenceActor(TracedActor):
         elif isinstance(message, LiveNodes):
             self._live_nodes(message.nodes)
         elif isinstance(message, Resync):
+            self._judge_after = time.monotonic() + 3 * self.ctx.settings.node_heartbeat
             self._resync()
         elif isinstance(message, GetPresence):
             return self._viewers_of(message.room)
@@ -282,10 +286,18 @@ class PresenceActor(TracedActor):
         return True
 
     def _live_nodes(self, nodes: frozenset[str]) -> None:
-        """Drop the parts of nodes that stopped beating: their viewers leave, their typers stop."""
+        """Drop the parts of nodes that stopped beating: their viewers leave, their typers stop.
+
+        Their parts stay in Redis (the others skip them; ``PRESENCE_TTL`` removes them): a node wrongly taken
+        for dead (its heartbeats late) finds its part where it left it, and is read again when it beats again.
+        """
         self._live = nodes
         revived = self._dead & nodes
         self._dead -= nodes
+        if revived:  # taken for dead, yet beating again: read their parts again
+            self._resync()
+        if time.monotonic() < self._judge_after:
+            return
         gone: set[str] = set()
         touched: list[str] = []
         for name, room in self._rooms.items():
@@ -302,10 +314,6 @@ class PresenceActor(TracedActor):
         if gone:
             log.info("presence: nodes %s stopped beating; their viewers left %d rooms", sorted(gone), len(touched))
             self._dead |= gone
-            if self._share is not None:
-                self._share.forget(gone, touched)
-        if revived:  # taken for dead, yet beating again: read their parts again
-            self._resync()
 
     def _resync(self) -> None:
         """Read every followed room from Redis again (messages may have been lost), and write ours again."""

@@ -160,19 +160,6 @@ class RedisPresenceShare:
             self.failures += 1
             log.warning("refreshing the presence of %d rooms failed: %s", len(rooms), exc)
 
-    def forget(self, nodes: set[str], rooms: list[str]) -> None:
-        """Remove dead nodes' parts of the rooms followed here (best effort: readers skip them anyway)."""
-        if not nodes or not rooms:
-            return
-        try:
-            with self._client.pipeline(transaction=False) as pipe:
-                for room in rooms:
-                    pipe.hdel(self._key(room), *sorted(nodes))
-                pipe.execute()
-            self.commands += len(rooms)
-        except self._errors as exc:
-            log.info("removing dead nodes' presence failed (the TTL removes it): %s", exc)
-
     def first_to_stop(self, room: str, user: str, node: str) -> bool:
         """True for exactly one survivor: it tells the room that a dead node's typer stopped."""
         try:

@@ -215,3 +215,24 @@ def test_redis_commands_per_join_with_and_without_presence(private_redis, tmp_pa
     print(f"\n{shape}: {figures['presence']:.2f} Redis commands per join with presence, "
           f"{figures['no presence']:.2f} without (both include 1.5 s of heartbeats): {extra:+.2f} for presence")
     assert extra <= (6 if shape == "a room each" else 1)  # batched: a room's joins of one interval share a write
+
+
+def test_after_redis_restarts_empty_each_node_writes_its_viewers_again(private_redis, private_cluster):
+    """Redis lost every part: the nodes' presence listeners reconnect and resync, which writes each node's own
+    part again, so a node started afterwards sees everyone (nothing but that rewrite could tell it)."""
+    a, b = private_cluster.start(2, PRESENCE_INTERVAL="0.2", REDIS_PROBE_INTERVAL="0.5", REDIS_RECONNECT_MAX="0.5")
+    room = new_room("contact")
+    on_a, on_b = viewer(a, "ada"), viewer(b, "bob")
+    for client in (on_a, on_b):
+        client.subscribe(room)
+    for client in (on_a, on_b):
+        assert client.settle(room, {"ada", "bob"}) == {"ada", "bob"}
+    private_redis.stop()
+    gevent.sleep(1.0)
+    private_redis.start()  # the same port, empty
+    assert wait_for(lambda: a.status()["broker"]["connected"] and b.status()["broker"]["connected"], timeout=20)
+    gevent.sleep(1.5)  # the presence listeners' own reconnect, then one interval to write
+    [c] = private_cluster.start(1, PRESENCE_INTERVAL="0.2")
+    late = viewer(c, "cat")
+    assert set(late.subscribe(room)["presence"]) == {"ada", "bob", "cat"}
+    assert presence(c, room) == ["ada", "bob", "cat"]
