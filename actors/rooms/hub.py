@@ -333,7 +333,7 @@ class Hub(TracedActor):
 
     def _connection_rooms(self, connection_id: str) -> list[str]:
         """The rooms a connection is in: its actor's own set (what its describe() shows the debug listing)."""
-        actor = self.ctx.tracer.actor(connection_id)
+        actor = self.ctx.tracer.describe(connection_id)
         return list(actor.get("rooms", ())) if actor is not None else []
 
     def _browse(self, message: Browse) -> dict[str, Any]:
@@ -372,7 +372,7 @@ class Hub(TracedActor):
 
     def _room_summary(self, name: str) -> dict[str, Any]:
         if name in self.rooms:
-            actor = self.ctx.tracer.actor(f"room:{name}") or {}
+            actor = self.ctx.tracer.describe(f"room:{name}") or {}
             return {"room": name, "live": True, "members": actor.get("members", 0), "epoch": actor.get("epoch"),
                     "offset": actor.get("offset"), "handled": actor.get("handled", 0)}
         members = self.dormant[name].members
@@ -393,7 +393,7 @@ class Hub(TracedActor):
         """The room's sockets here: its actor's member count (read as the admin browser reads it), else the
         dormant room's; no list is built, since every node answers this when a room's count is asked for."""
         if room in self.rooms:
-            actor = self.ctx.tracer.actor(f"room:{room}") or {}
+            actor = self.ctx.tracer.describe(f"room:{room}") or {}
             return int(actor.get("members", 0))
         return len(self.dormant.get(room, _NO_MEMBERS).members)
 

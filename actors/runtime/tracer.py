@@ -768,6 +768,11 @@ class Tracer:
     def entry_dict(self, entry: TraceEvent) -> dict[str, Any]:
         return {**entry.to_dict(), "node": self.node}
 
+    def describe(self, actor_id: str) -> dict[str, Any] | None:
+        """A live actor's description without its trace: what the hub's admin listings read, per connection."""
+        live = self._actors.get(actor_id)
+        return live.describe() if live is not None else None
+
     def actor(self, actor_id: str) -> dict[str, Any] | None:
         """One actor with its recent trace: live if it is, else the last one of that id to stop."""
         live = self._actors.get(actor_id)
