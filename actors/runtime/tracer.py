@@ -811,8 +811,8 @@ class Tracer:
                 break
             key = self._positions.get(position)
             record = self._events.get(key) if key is not None else None
-        if record is None:
-            return None
+        if record is None or record.at < time.time() - self.limits.keep_seconds:
+            return None  # (an old record is dropped when the next event is recorded; it is not shown meanwhile)
         ids = {trace, record.trace}
         return {**record.to_dict(self.node), "entries": self.entries(lambda e: e.trace in ids)}
 
@@ -843,9 +843,10 @@ class Tracer:
         """What the tracer knows of a room here: its actor (live or stopped), its traced events, its entries."""
         actor = self.actor(f"room:{room}")
         publishes: list[dict[str, Any]] = []
+        horizon = time.time() - self.limits.keep_seconds
         for record in reversed(self._events.values()):
             part = record.rooms.get(room)
-            if part is not None and len(publishes) < 50:
+            if part is not None and len(publishes) < 50 and record.at >= horizon:
                 publishes.append({"traceId": record.trace, "at": record.at, "type": record.type,
                                   "outcome": record.outcome, **part})
         return {"traced": self.follows(room), "actor": actor, "publishes": publishes}

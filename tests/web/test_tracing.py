@@ -361,12 +361,16 @@ def test_bounds_hold_under_a_flood(start_server):
 def test_records_older_than_the_keep_time_are_forgotten(start_server):
     server = start_server(trace_keep_seconds=0.5)
     api = admin(server)
+    api.call("PUT", "/api/debug/tracing", json={"users": ["42"]})
     client, _ = connect(server)
     client.send("SUBSCRIBE", {"room": "role:ADMIN"})
     client.recv()
+    trace = api.publish("LEAD_UPDATED", "lead:3", {"leadId": "3"}).json()["traceId"]
     client.close()
     assert wait_until(lambda: api.get("/api/debug/users/42")["connections"]["closed"])
-    assert api.get("/api/debug/users/42")["refusals"]
+    assert api.get("/api/debug/users/42")["refusals"] and api.call("GET", f"/api/debug/events/{trace}").ok
     time.sleep(0.6)
     user = api.get("/api/debug/users/42")
     assert user["connections"]["closed"] == [] and user["refusals"] == []
+    assert api.call("GET", f"/api/debug/events/{trace}").status_code == 404
+    assert api.get("/api/debug/rooms/lead:3")["publishes"][0].get("traceId") is None
