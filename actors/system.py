@@ -14,6 +14,7 @@ import socket
 import sys
 import time
 from collections import deque
+from collections.abc import Iterator
 from importlib import metadata
 from typing import Any
 
@@ -73,7 +74,7 @@ from .rooms.redis_broker import RedisBroker
 from .rooms.room_actor import GAPS
 from .runtime.context import ActorContext
 from .runtime.reply import Reply, answer, unwrap
-from .runtime.tracer import Tracer, TraceRules, describe_rules, new_trace_id
+from .runtime.tracer import TraceFilter, Tracer, TraceRules, describe_rules, new_trace_id
 from .tokens import TokenVerifier
 from .transport.framing import CLOSE_GOING_AWAY
 from .transport.outlet import Flusher
@@ -578,6 +579,14 @@ class ActorSystem:
         except Exception as exc:  # noqa: BLE001 (Redis: this node's answer alone, and why)
             return {"answers": [here] if here is not None else [], "unanswered": [],
                     "error": f"the other nodes could not be asked (Redis): {exc}"}
+
+    def watch(self, wanted: TraceFilter, idle: float) -> Iterator[dict[str, Any] | None]:
+        """The live trace (``GET /api/debug/trace``): entries as dicts naming their node, of this node and, with
+        Redis, of every node while the stream lasts; None after ``idle`` seconds without one."""
+        if self.trace_cluster is not None:
+            return self.trace_cluster.watch(wanted, idle)
+        tracer = self.tracer
+        return (None if entry is None else tracer.entry_dict(entry) for entry in tracer.watch(wanted, idle))
 
     def debug_here(self, what: str, key: str, extra: dict[str, Any]) -> dict[str, Any] | None:
         """This node's part of ``debug_view`` (what another node asks of it, too)."""

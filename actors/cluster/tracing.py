@@ -6,6 +6,9 @@ force as they arrive, and a node that starts reads the key, so a rule set on any
 frames on whichever node their sockets are. A node that misses the message (its PUB/SUB connection was
 down) still drops the rules when they expire, since each carries its own end.
 
+Live streams: a stream on one node asks the others (renewing the ask every ``WATCH_RENEW`` seconds) to send
+the entries its filter matches to that node's channel while the stream lasts.
+
 Views: a question (``user``, ``event``, ``room``) is published on the nodes' request channel; every other
 node answers from its own tracer and hub on the asker's answer channel, and the asker waits at most
 ``timeout`` for every node the registry lists as live, naming those that did not answer. Nothing but the
@@ -19,14 +22,15 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import gevent
 from gevent.event import Event
+from gevent.queue import Empty, Queue
 
 from ..errors import Unavailable
-from ..runtime.tracer import Tracer, TraceRules
+from ..runtime.tracer import WATCHER_QUEUE_SIZE, TraceFilter, Tracer, TraceRules
 
 log = logging.getLogger("realtime.cluster")
 
@@ -34,6 +38,11 @@ RULES_KEY = "trace:rules"
 RULES_CHANNEL = "q:tracing"
 REQUESTS = "q:debug"
 ANSWERS = "r:debug:"
+WATCHED = "r:watch:"
+"""A node's channel for the entries other nodes send to its live streams (followed by its id)."""
+WATCH_RENEW = 10.0
+"""Seconds between a live stream's renewals of its watch on the other nodes; a watch not renewed for three of
+them ends by itself (the stream's node died, or its PUB/SUB connection did)."""
 
 AnswerHere = Callable[[str, str, dict[str, Any]], dict[str, Any] | None]
 """This node's answer to a view: (what, key, extra) -> the answer, or None when it knows nothing of it."""
@@ -68,11 +77,16 @@ class ClusterTracing:
         self._timeout = timeout
         self._asked: dict[str, _Asked] = {}
         self._answering: set[gevent.Greenlet] = set()
+        self._streams: dict[str, Queue[dict[str, Any] | None]] = {}
+        """This node's live streams that watch the other nodes: watch id -> the stream's queue."""
+        self._serving: dict[str, tuple[gevent.Greenlet, list[float]]] = {}
+        """Other nodes' watches served here: watch id -> the greenlet sending entries, and its deadline."""
 
     def start(self) -> None:
         self._listen(RULES_CHANNEL, self._rules_arrived)
         self._listen(REQUESTS, self._requested)
         self._listen(f"{ANSWERS}{self.node_id}", self._answer_arrived)
+        self._listen(f"{WATCHED}{self.node_id}", self._watched_arrived)
         self._tracer.on_change = self._rules_changed
         try:
             stored = self._client.get(f"{self._prefix}{RULES_KEY}")
@@ -87,9 +101,12 @@ class ClusterTracing:
     def close(self) -> None:
         if self._tracer.on_change == self._rules_changed:
             self._tracer.on_change = None
-        for greenlet in list(self._answering):
+        for greenlet in list(self._answering) + [served for served, _ in self._serving.values()]:
             greenlet.kill(block=True, timeout=2)
         self._answering.clear()
+        self._serving.clear()
+        for queue in self._streams.values():
+            queue.put(None)
         for asked in self._asked.values():
             asked.done.set()
 
@@ -170,6 +187,9 @@ class ClusterTracing:
             return
         if asker == self.node_id:
             return
+        if what in ("watch", "unwatch"):
+            self._watch_requested(what, request_id, asker, extra)
+            return
         greenlet = gevent.spawn(self._answer, request_id, asker, what, key, extra)
         self._answering.add(greenlet)
         greenlet.link(self._answering.discard)
@@ -184,3 +204,85 @@ class ClusterTracing:
                 {"id": request_id, "node": self.node_id, "answer": answer}, default=str))
         except Exception as exc:  # noqa: BLE001 (the asker reports us as unanswered)
             log.warning("could not answer a debug %s question: %s", what, exc)
+
+    # --- live streams that span the nodes ---------------------------------------------------------
+
+    def watch(self, wanted: TraceFilter, idle: float) -> Iterator[dict[str, Any] | None]:
+        """The live stream of every node: this node's entries, and those the other nodes send while the stream
+        lasts (each names its node). None after ``idle`` seconds without an entry, for the stream's heartbeat."""
+        watch_id = os.urandom(8).hex()
+        queue: Queue[dict[str, Any] | None] = Queue()
+        self._streams[watch_id] = queue
+        local = gevent.spawn(self._pump_local, wanted, queue)
+        filter_ = {"user": wanted.user, "room": wanted.room, "actor": wanted.actor, "type": wanted.type}
+        renewed = 0.0
+        try:
+            while True:
+                if time.monotonic() - renewed >= WATCH_RENEW:
+                    renewed = time.monotonic()
+                    self._send_watch("watch", watch_id, filter_)
+                try:
+                    yield queue.get(timeout=min(idle, WATCH_RENEW))
+                except Empty:
+                    yield None
+        finally:
+            self._streams.pop(watch_id, None)
+            local.kill(block=False)
+            self._send_watch("unwatch", watch_id, filter_)
+
+    def _pump_local(self, wanted: TraceFilter, queue: Queue[dict[str, Any] | None]) -> None:
+        for entry in self._tracer.watch(wanted):
+            if entry is not None:
+                queue.put(self._tracer.entry_dict(entry))
+
+    def _send_watch(self, what: str, watch_id: str, filter_: dict[str, Any]) -> None:
+        try:
+            self._client.publish(f"{self._prefix}{REQUESTS}", json.dumps(
+                {"id": watch_id, "from": self.node_id, "what": what, "key": "", "extra": filter_}))
+        except Exception as exc:  # noqa: BLE001 (the stream goes on with this node's entries)
+            log.warning("could not ask the other nodes to %s a live trace: %s", what, exc)
+
+    def _watched_arrived(self, payload: bytes) -> None:
+        try:
+            message = json.loads(payload)
+            queue = self._streams.get(str(message["id"]))
+            if queue is not None and queue.qsize() < WATCHER_QUEUE_SIZE:
+                queue.put_nowait(dict(message["entry"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("ignoring a malformed live trace entry: %s", exc)
+
+    def _watch_requested(self, what: str, watch_id: str, asker: str, filter_: dict[str, Any]) -> None:
+        """Another node's live stream starts, renews or ends its watch of this node's entries."""
+        served = self._serving.get(watch_id)
+        if what == "unwatch":
+            if served is not None:
+                del self._serving[watch_id]
+                served[0].kill(block=False)
+            return
+        deadline = time.monotonic() + WATCH_RENEW * 3
+        if served is not None:
+            served[1][0] = deadline
+            return
+        try:
+            wanted = TraceFilter(**{k: (str(v) if v is not None else None) for k, v in filter_.items()
+                                    if k in ("user", "room", "actor", "type")})
+        except TypeError as exc:
+            log.warning("ignoring a malformed live trace watch: %s", exc)
+            return
+        until = [deadline]
+        greenlet = gevent.spawn(self._serve_watch, watch_id, asker, wanted, until)
+        self._serving[watch_id] = (greenlet, until)
+        greenlet.link(lambda _: self._serving.pop(watch_id, None))
+
+    def _serve_watch(self, watch_id: str, asker: str, wanted: TraceFilter, until: list[float]) -> None:
+        channel = f"{self._prefix}{WATCHED}{asker}"
+        for entry in self._tracer.watch(wanted, idle=1.0):
+            if time.monotonic() > until[0]:
+                return  # not renewed: the stream is gone
+            if entry is None:
+                continue
+            try:
+                self._client.publish(channel, json.dumps({"id": watch_id, "entry": self._tracer.entry_dict(entry)},
+                                                         default=str))
+            except Exception as exc:  # noqa: BLE001 (that stream misses entries; it is told nothing better)
+                log.warning("could not send a live trace entry to %s: %s", asker, exc)

@@ -2,14 +2,16 @@
 
 A rule set on one node is in force on every node (and on a node started later); the debug views asked of
 any node answer for every node, each part naming its node; an event published on one node and delivered on
-another is one event in its view.
+another is one event in its view; a live stream on one node shows the other nodes' entries.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
+import gevent
 import pytest
 import requests
 
@@ -29,6 +31,13 @@ def view(node: Node, path: str) -> dict[str, Any]:
     return response.json()  # type: ignore[no-any-return]
 
 
+def read_stream(node: Node, query: str, seen: list[dict[str, Any]]) -> None:
+    with call(node, "GET", f"/api/debug/trace{query}", stream=True) as response:
+        for line in response.iter_lines():
+            if line.startswith(b"data: "):
+                seen.append(json.loads(line[6:]))
+
+
 def test_rules_and_views_span_every_node(cluster):  # noqa: F811 (the fixture)
     a, b = cluster.start(2)
     id_a, id_b = a.status()["broker"]["node"], b.status()["broker"]["node"]
@@ -41,11 +50,18 @@ def test_rules_and_views_span_every_node(cluster):  # noqa: F811 (the fixture)
     assert view(later, "/api/debug/tracing")["rules"]["users"] == ["42"]
 
     room = f"lead:{uuid.uuid4().hex[:10]}"
+    streamed: list[dict[str, Any]] = []
+    stream = gevent.spawn(read_stream, a, "?user=42&type=refused", streamed)  # on A; the user will be on B
+    gevent.sleep(0.5)
     client = b.connect("42")
     connection = client.connected["data"]["connectionId"]
     subscribe(client, room)
     client.send("SUBSCRIBE", {"room": "role:ADMIN"}, id="no")
     assert client.recv()["data"]["code"] == "FORBIDDEN"
+    assert wait_for(lambda: streamed)  # B's entry, in A's stream
+    stream.kill()
+    (refused,) = streamed
+    assert (refused["node"], refused["actor"], refused["summary"]["room"]) == (id_b, connection, "role:ADMIN")
     published = a.publish(room, 1)
     assert published.status_code == 202
     trace = published.json()["traceId"]

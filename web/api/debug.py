@@ -119,19 +119,20 @@ def trace() -> Response:
     """Entries as they are recorded, as Server-Sent Events, until the client goes away.
 
     ``?user=`` ``?room=`` ``?actor=`` ``?type=`` keep only the matching ones (a message type such as ``Join``,
-    an event type such as ``LEAD_ASSIGNED``, a client frame type, or an entry kind such as ``refused``).
+    an event type such as ``LEAD_ASSIGNED``, a client frame type, or an entry kind such as ``refused``). With
+    Redis the other nodes send theirs while the stream lasts; each entry names its node.
     """
     require_role("ADMIN")
     wanted = _filter()
-    tracer = system().tracer
+    running = system()
 
     def entries() -> Iterator[str]:
-        yield f": trace stream of node {tracer.node}\n\n"
-        for entry in tracer.watch(wanted, idle=STREAM_HEARTBEAT):
+        yield f": trace stream of node {running.tracer.node}\n\n"
+        for entry in running.watch(wanted, STREAM_HEARTBEAT):
             if entry is None:
                 yield ": ping\n\n"
             else:
-                yield f"data: {json.dumps(tracer.entry_dict(entry), default=str)}\n\n"
+                yield f"data: {json.dumps(entry, default=str)}\n\n"
 
     return Response(stream_with_context(entries()), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
