@@ -90,6 +90,16 @@ export interface RealtimeClientOptions {
 export interface SubscribeOptions {
   onSubscribed?: (info: SubscribedInfo) => void;
   onError?: (error: RealtimeError) => void;
+  /** Ask for the room's viewers (presence rooms: contact:, lead:, campaign:): `SubscribedInfo.presence`, then changes. */
+  presence?: boolean;
+  onPresence?: (change: PresenceChange) => void;
+}
+
+/** A PRESENCE frame: user ids that started and stopped viewing the room since the last one. */
+export interface PresenceChange {
+  room: string;
+  joins: string[];
+  leaves: string[];
 }
 
 export interface ClientEvents {
@@ -100,6 +110,8 @@ export interface ClientEvents {
   subscribed: (info: SubscribedInfo) => void;
   /** Every room event, after duplicates were dropped. */
   event: (event: RoomEvent) => void;
+  /** PRESENCE frames of rooms subscribed with `presence: true`. */
+  presence: (change: PresenceChange) => void;
   /** Every frame as received. */
   frame: (frame: Frame) => void;
   error: (error: RealtimeError) => void;
@@ -128,6 +140,10 @@ export declare class RealtimeClient {
   request(type: string, data?: Record<string, any>): Promise<Frame>;
   /** Delivery records: this device got (`seen`, the default: and showed) these notifications; batched, no answer. */
   ack(ids: Array<string | number>, options?: { seen?: boolean }): void;
+  /** CLAIM a room (the room gets CLAIMED); an ERROR CONFLICT names the holder, its `ref` the id returned. `force`: ADMIN takeover. */
+  claim(room: string, options?: { ttl?: number; force?: boolean }): string | null;
+  /** RELEASE our claim (ADMIN: anyone's); the room gets RELEASED. */
+  release(room: string): string | null;
   on<K extends keyof ClientEvents>(name: K, fn: ClientEvents[K]): () => void;
   /** REST on the same server with the current token; the JSON body (null for 204); throws with .status and .code. */
   api<T = any>(path: string, init?: { method?: string; body?: any; headers?: Record<string, string> }): Promise<T>;

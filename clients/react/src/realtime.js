@@ -235,19 +235,24 @@ export class RealtimeClient {
   }
 
   /**
-   * Receive a room's events. `options.onSubscribed({room, epoch, offset, recovered, resumed})` and
-   * `options.onError(error)`. Returns a function that unsubscribes this handler.
+   * Receive a room's events. `options.onSubscribed({room, epoch, offset, recovered, resumed, presence?})`
+   * and `options.onError(error)`. With `options.presence` the room's viewers come in `onSubscribed`
+   * (`presence`, user ids) and their changes in `options.onPresence({room, joins, leaves})` (presence
+   * rooms only: contact:, lead:, campaign:). Returns a function that unsubscribes this handler.
    */
   subscribe(room, onEvent, options = {}) {
-    const entry = { onEvent, onSubscribed: options.onSubscribed, onError: options.onError };
+    const entry = { onEvent, onSubscribed: options.onSubscribed, onError: options.onError,
+      presence: Boolean(options.presence), onPresence: options.onPresence };
     let set = this._subs.get(room);
     const first = !set;
     if (first) {
       set = new Set();
       this._subs.set(room, set);
     }
+    // the first handler that wants presence asks again (SUBSCRIBED is answered anew, with the viewers)
+    const askPresence = !first && entry.presence && ![...set].some((other) => other.presence);
     set.add(entry);
-    if (first && this.state === "open") this._sendSubscribe(room, false);
+    if ((first || askPresence) && this.state === "open") this._sendSubscribe(room, false);
     return () => this._unsubscribe(room, entry);
   }
 
@@ -289,6 +294,23 @@ export class RealtimeClient {
   }
 
   /**
+   * Claim a room (lead:, contact:): the room then gets CLAIMED {room, by, until}, to its subscribers.
+   * Someone else's claim answers an ERROR CONFLICT whose `ref` is the id returned here (on 'error').
+   * `force` (ADMIN) takes over. Returns the frame id, or null when it could not be sent or queued.
+   */
+  claim(room, { ttl, force } = {}) {
+    const data = { room };
+    if (ttl !== undefined) data.ttl = ttl;
+    if (force) data.force = true;
+    return this.send("CLAIM", data);
+  }
+
+  /** End our claim of a room (ADMIN: anyone's); the room gets RELEASED. Returns the frame id or null. */
+  release(room) {
+    return this.send("RELEASE", { room });
+  }
+
+  /**
    * Tell the server this device got these notifications (`seen`: and showed them to the user), for the
    * delivery records (GET /api/notifications/{id}/deliveries). Ids of one burst leave as one ACK; kept
    * while disconnected and sent once connected (over SSE, which has no upstream, they are dropped).
@@ -323,7 +345,7 @@ export class RealtimeClient {
     }
   }
 
-  /** Listen: 'state' (state, info), 'connected', 'subscribed', 'event', 'frame', 'error', 'token'. Returns off(). */
+  /** Listen: 'state' (state, info), 'connected', 'subscribed', 'event', 'presence', 'frame', 'error', 'token'. Returns off(). */
   on(name, fn) {
     if (!this._listeners.has(name)) this._listeners.set(name, new Set());
     this._listeners.get(name).add(fn);
@@ -604,6 +626,10 @@ export class RealtimeClient {
       this._connected(conn, frame);
     } else if (frame.type === "SUBSCRIBED") {
       this._subscribed(data);
+    } else if (frame.type === "PRESENCE") {
+      const change = { room: data.room, joins: data.joins || [], leaves: data.leaves || [] };
+      for (const entry of this._subs.get(change.room) || []) if (entry.presence) this._call(entry.onPresence, change);
+      this._emit("presence", change);
     } else if (frame.type === "AUTHENTICATED") {
       this._authenticated(data);
     } else if (frame.type === "ERROR") {
@@ -670,6 +696,7 @@ export class RealtimeClient {
     const data = { room };
     const since = this.positions.since(room);
     if (since && resuming) data.since = since;
+    if ([...(this._subs.get(room) || [])].some((entry) => entry.presence)) data.presence = true;
     if (resuming) this._resuming.add(room);
     this._subscribeIds.set(id, room);
     this._conn.send({ type: "SUBSCRIBE", data, id, timestamp: new Date(this._now()).toISOString() });
@@ -683,6 +710,7 @@ export class RealtimeClient {
     // a resubscription that did not recover (or could not even ask) lost events: the app must reload
     const recovered = data.recovered === true ? true : resumed ? false : undefined;
     const info = { room, epoch: data.epoch, offset: data.offset, recovered, resumed };
+    if (Array.isArray(data.presence)) info.presence = data.presence;
     for (const entry of this._subs.get(room) || []) this._call(entry.onSubscribed, info);
     this._emit("subscribed", info);
   }
