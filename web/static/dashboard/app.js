@@ -135,6 +135,7 @@ function start(token, config, names) {
     const match = /^#room=(.+)$/.exec(location.hash);
     filter.room = match ? decodeURIComponent(match[1]) : null;
     if (filter.room && !client.rooms().includes(filter.room)) follow(filter.room, false);
+    openRoom(filter.room);
     applyFilter();
   }
   window.addEventListener("hashchange", fromHash);
@@ -323,6 +324,129 @@ function start(token, config, names) {
     $("room-input").value = "";
   };
   client.on("connected", showRooms);
+
+  // --- an opened contact or lead: who is viewing it (presence), who is handling it (claims) -----------
+  // Opening a room (#room=lead:9) subscribes it with presence: SUBSCRIBED lists the viewers (users, not
+  // tabs), PRESENCE frames bring the joins and leaves. The claim is read over REST once per SUBSCRIBED
+  // (so a reconnect reads it again) and then follows the room's CLAIMED and RELEASED events.
+  const PRESENCE_ROOM = /^(contact|lead|campaign):./;
+  const CLAIM_ROOM = /^(contact|lead):./;
+  const AVATAR_COLOURS = ["#3b5bdb", "#2b8a3e", "#e8590c", "#7048e8", "#c2255c", "#1971c2", "#0c8599", "#5c940d"];
+  const opened = { room: null, off: null, viewers: new Set(), claim: null, sent: null, version: 0 };
+  const personName = (id) => names[id] || `user ${id}`;
+  const capital = (text) => text.charAt(0).toUpperCase() + text.slice(1);
+  function initials(id) {
+    const name = names[id];
+    if (!name) return String(id).slice(0, 2).toUpperCase();
+    return name.split(/\s+/).filter(Boolean).slice(0, 2).map((word) => word[0]).join("").toUpperCase();
+  }
+  function avatarColour(id) { // the same person has the same colour on every screen
+    let hash = 0;
+    for (const char of String(id)) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
+    return AVATAR_COLOURS[hash % AVATAR_COLOURS.length];
+  }
+
+  function renderRoomPanel() {
+    $("room-panel").hidden = !opened.room;
+    if (!opened.room) return;
+    $("room-panel").dataset.room = opened.room;
+    const ids = [...opened.viewers].sort((a, b) => (a === me ? -1 : b === me ? 1 : personName(a).localeCompare(personName(b))));
+    $("viewers").replaceChildren(...ids.map((id) => el("span",
+      { class: `viewer${id === me ? " me" : ""}`, dataset: { user: id }, title: id === me ? `${personName(id)} (you)` : personName(id) },
+      el("span", { class: "avatar", style: `background: ${avatarColour(id)}`, "aria-hidden": "true" }, initials(id)),
+      el("span", { class: "name" }, id === me ? "you" : personName(id)))));
+    const claimable = CLAIM_ROOM.test(opened.room);
+    const line = $("claim-line");
+    const button = $("claim-button");
+    line.hidden = !claimable;
+    button.hidden = !claimable;
+    if (!claimable) return;
+    const by = opened.claim && opened.claim.by;
+    line.dataset.state = !by ? "free" : by === me ? "mine" : "other";
+    line.dataset.by = by || "";
+    line.title = opened.claim && opened.claim.until ? `until ${full(opened.claim.until)}` : "";
+    line.textContent = !by ? "Nobody is handling this" : by === me ? "You are handling this" : `${capital(personName(by))} is handling this`;
+    const action = !by ? "claim" : by === me ? "release" : claims.role === "ADMIN" ? "takeover" : "claim";
+    button.dataset.action = action;
+    button.textContent = { claim: "Claim", release: "Release", takeover: "Take over" }[action];
+  }
+
+  function claimChanged(claim) {
+    opened.version += 1;
+    opened.claim = claim;
+    if (claim && claim.by === me) $("claim-error").hidden = true;
+    renderRoomPanel();
+  }
+
+  async function loadClaim(room) {
+    const version = opened.version;
+    try {
+      const answer = await client.api(`/api/rooms/${encodeURIComponent(room)}/claim`);
+      // a CLAIMED or RELEASED that came while the answer was on its way is newer than it
+      if (opened.room !== room || opened.version !== version) return;
+      opened.claim = answer.claim ? { by: String(answer.claim.by), until: answer.claim.until } : null;
+      renderRoomPanel();
+    } catch (error) {
+      if (opened.room === room) showClaimError(error.message || String(error));
+    }
+  }
+
+  function showClaimError(text, code = "") {
+    $("claim-error").textContent = text;
+    $("claim-error").dataset.code = code;
+    $("claim-error").hidden = false;
+  }
+
+  function openRoom(room) {
+    const wanted = room && PRESENCE_ROOM.test(room) ? room : null;
+    if (wanted === opened.room) return;
+    if (opened.off) opened.off();
+    Object.assign(opened, { room: wanted, off: null, viewers: new Set(wanted ? [me] : []), claim: null, sent: null });
+    opened.version += 1;
+    $("claim-error").hidden = true;
+    if (wanted) {
+      opened.off = client.subscribe(wanted, (frame) => {
+        const d = frame.data || {};
+        if (frame.type === "CLAIMED") claimChanged({ by: String(d.by), until: d.until });
+        else if (frame.type === "RELEASED") claimChanged(null);
+      }, {
+        presence: true,
+        onSubscribed: (info) => {
+          if (opened.room !== wanted) return;
+          if (Array.isArray(info.presence)) opened.viewers = new Set([me, ...info.presence.map(String)]);
+          renderRoomPanel();
+          if (CLAIM_ROOM.test(wanted)) loadClaim(wanted);
+        },
+        onPresence: (change) => {
+          if (opened.room !== wanted) return;
+          for (const id of change.leaves) if (String(id) !== me) opened.viewers.delete(String(id));
+          for (const id of change.joins) opened.viewers.add(String(id));
+          renderRoomPanel();
+        },
+      });
+    }
+    renderRoomPanel();
+  }
+
+  $("claim-button").onclick = () => {
+    if (!opened.room) return;
+    const action = $("claim-button").dataset.action;
+    $("claim-error").hidden = true;
+    opened.sent = action === "release" ? client.release(opened.room)
+      : client.claim(opened.room, { force: action === "takeover" });
+  };
+  // CLAIM and RELEASE have no answer of their own: the room's CLAIMED or RELEASED is the answer, and
+  // an ERROR carrying our frame id (CONFLICT names the holder) is the refusal
+  client.on("error", (error) => {
+    if (!opened.sent || error.ref === undefined || String(error.ref) !== opened.sent) return;
+    opened.sent = null;
+    if (error.code === "CONFLICT" && error.by !== undefined) {
+      claimChanged({ by: String(error.by), until: error.until });
+      showClaimError(`Not claimed: ${personName(String(error.by))} is handling this.`, error.code);
+    } else {
+      showClaimError(error.message || error.code, error.code);
+    }
+  });
 
   // --- notification center and toasts --------------------------------------------------------------
   const panel = $("notification-panel");
