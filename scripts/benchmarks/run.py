@@ -39,7 +39,8 @@ LOADGEN_DIR = HERE / "loadgen"
 PEERS_DIR = HERE / "peers"
 DEFAULT_MD = REPO / "docs" / "benchmarks.md"
 DEFAULT_JSON = REPO / "docs" / "benchmarks.json"
-ALL_SYSTEMS = ("raw", "socketio", "ours", "ours-inproc", "ours-cluster", "socketio-cluster")
+ALL_SYSTEMS = ("raw", "socketio", "ours", "ours-inproc", "ours-cluster", "socketio-cluster", "ours-presence",
+               "ours-cluster-presence")
 DEFAULT_SYSTEMS = ("raw", "socketio", "ours", "ours-inproc")
 CLUSTER_WORKERS = 2
 """The cluster case (--systems ours,ours-cluster,socketio-cluster): each cluster system runs this many worker
@@ -55,6 +56,14 @@ OURS_REST_ROOM = "lead:benchrest"
 OURS_EVENT = "LEAD_UPDATED"
 OURS_CLIENT_CLAIMS = {"rooms": ["lead:*", "campaign:*"]}
 OURS_EXTRA_DATA = '{"leadId": "bench"}'  # LEAD_UPDATED's schema requires data.leadId
+PRESENCE_ROOM_PREFIX = "lead:bench-presence-"
+"""The presence case (systems ours-presence, ours-cluster-presence): each client also subscribes with
+"presence": true to one of --presence-rooms rooms named with this prefix (client i to room i mod rooms), and
+during every measured burst clients leave and rejoin their presence room at --presence-churn cycles a second.
+The same server as ours / ours-cluster: presence on against off is the same run, the same N."""
+PRESENCE_REJOIN_MS = 1500
+"""A churned client rejoins its presence room this long after leaving it: more than PRESENCE_INTERVAL (1 s by
+default), so its leave and its rejoin reach the room's viewers as two PRESENCE diffs."""
 DEFAULT_OURS_CMD = "realtime-server serve --host 127.0.0.1 --port {port} --jwt-secret {secret}"
 
 
@@ -261,6 +270,8 @@ def system_spec(name: str, port: int, secret: str, args) -> dict:
                     "kind": "socketio", "publishPath": "/publish", "rooms": [],
                     "burstRoom": "bench", "pacedRoom": "bench", "burstType": "LEAD_UPDATED",
                     "pacedType": "LEAD_UPDATED"}}
+    presence = name.endswith("-presence")
+    name = name.removesuffix("-presence")
     if name in ("ours", "ours-inproc", "ours-cluster"):
         if name in ("ours", "ours-cluster"):
             cmd = shlex.split(args.ours_cmd.format(port=port, secret=secret))
@@ -287,6 +298,9 @@ def system_spec(name: str, port: int, secret: str, args) -> dict:
             "pacedType": args.ours_paced_type, "restType": OURS_EVENT,
             "clientRole": "EMPLOYEE", "clientClaims": OURS_CLIENT_CLAIMS,
             "extraData": json.loads(args.ours_extra_data),
+            **({"presence": {"rooms": args.presence_rooms, "prefix": PRESENCE_ROOM_PREFIX,
+                             "churnPerSec": args.presence_churn, "rejoinMs": PRESENCE_REJOIN_MS}}
+               if presence else {}),
             **({"rest": {"room": OURS_REST_ROOM}} if name != "ours-inproc" else {})}}
     raise Skip(f"unknown system {name!r}")
 
@@ -332,8 +346,9 @@ def ensure_loadgen() -> None:
 
 
 def run_loadgen(cfg: dict, server_sid: int, settle: float, phase_idle_wait: float,
-                probe=None) -> tuple[dict, dict]:
-    """Run one load generator; return (its result, server samples keyed by mark name)."""
+                probe=None, redis_calls=None) -> tuple[dict, dict]:
+    """Run one load generator; return (its result, server samples keyed by mark name). ``redis_calls`` (the
+    cluster systems): a function reading the private Redis's command count, recorded at every mark."""
     node = shutil.which("node")
     proc = spawn([node, str(LOADGEN_DIR / "loadgen.js"), json.dumps(cfg)],
                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, text=True)
@@ -373,6 +388,8 @@ def run_loadgen(cfg: dict, server_sid: int, settle: float, phase_idle_wait: floa
                 continue
             if msg.get("mark") == "ready":  # before a measured phase: wait (bounded) for quiet
                 marks[f"ready_{msg.get('phase')}"] = wait_idle(phase_idle_wait)
+                if redis_calls is not None:
+                    marks[f"ready_{msg.get('phase')}"]["redisCalls"] = redis_calls()
                 if probe is not None and msg.get("phase") == "storm":  # where the clients are before the cut
                     marks["ready_storm"]["status"] = probe()
                 proc.stdin.write("go\n")
@@ -380,6 +397,8 @@ def run_loadgen(cfg: dict, server_sid: int, settle: float, phase_idle_wait: floa
             elif "mark" in msg:
                 sample = proc_sample(server_sid)
                 sample["loadgenT"] = msg["t"]
+                if redis_calls is not None:
+                    sample["redisCalls"] = redis_calls()
                 if probe is not None and msg["mark"].endswith(("_start", "_end")):
                     sample["status"] = probe()
                 marks[msg["mark"]] = sample
@@ -514,7 +533,8 @@ def measure(name: str, n: int, args, logdir: Path) -> dict:
         probe = status_probe(port, secret, cfg.get("storm", {}).get("room")) if name.startswith("ours") else None
         redis_before = redis.sample() if redis is not None else None
         result, marks = run_loadgen(cfg, server.pid, settle=0.3 if args.quick else 1.0,
-                                    phase_idle_wait=args.phase_wait_idle, probe=probe)
+                                    phase_idle_wait=args.phase_wait_idle, probe=probe,
+                                    redis_calls=redis.calls if redis is not None else None)
         after = proc_sample(server.pid)
         if redis is not None and redis_before is not None:
             rec["redis"] = redis.figures(redis_before, result, OURS_ROOM if name.startswith("ours") else None)
@@ -577,7 +597,13 @@ class PrivateRedis:
     def sample(self) -> dict:
         info = self.client().info()
         return {"cpuSec": float(info["used_cpu_sys"]) + float(info["used_cpu_user"]),
-                "usedMemory": int(info["used_memory"])}
+                "usedMemory": int(info["used_memory"]), "calls": self.calls()}
+
+    def calls(self) -> int:
+        """Commands Redis has run since it started (INFO commandstats, summed): the presence case's Redis
+        operations per join are differences of these."""
+        stats = self.client().info("commandstats")
+        return sum(int(v.get("calls", 0)) for k, v in stats.items() if k.startswith("cmdstat_"))
 
     def figures(self, before: dict, result: dict, room: str | None) -> dict:
         """Redis CPU per 100,000 deliveries over the whole run, and one room's history in memory."""
@@ -585,7 +611,8 @@ class PrivateRedis:
         delivered = sum(int(p.get("delivered") or 0) for p in (result.get("phases") or {}).values()
                         if isinstance(p, dict))
         out: dict = {"cpuSec": after["cpuSec"] - before["cpuSec"], "delivered": delivered,
-                     "usedMemoryMiB": after["usedMemory"] / 2**20}
+                     "usedMemoryMiB": after["usedMemory"] / 2**20, "callsBefore": before["calls"],
+                     "callsAfter": after["calls"]}
         if delivered:
             out["cpuSecPer100kDeliveries"] = out["cpuSec"] * 100_000 / delivered
         if room is not None:
@@ -645,11 +672,63 @@ def derive(rec: dict) -> None:
         d["burstLoadgenUsPerDelivery"] = 1e6 * burst["loadgenCpuSec"] / burst["delivered"]
     if marks.get("connected") and "before" in srv:
         d["connectServerCpuSec"] = marks["connected"]["cpuSec"] - srv["before"]["cpuSec"]
+    _derive_presence(rec, d, marks)
     for when, mark in (("Start", "ready_storm"), ("End", "storm_end")):  # before the cut; after resuming
         by_node = _get(marks, f"{mark}.status.room.members.byNode")
         if by_node:
             d[f"storm{when}ByNode"] = by_node
     rec["derived"] = d
+
+
+def _derive_presence(rec: dict, d: dict, marks: dict) -> None:
+    """The presence case's own figures, and (cluster systems) the Redis commands of two windows: connect
+    (every client's joins, then the warm-up: from before the load generator starts to the first burst's
+    ready mark) and the measured bursts (each from its start to the next phase's ready mark: the events
+    plus, with presence, the churn's leaves and the rejoins that follow them)."""
+    lg = rec.get("loadgen") or {}
+    pres = lg.get("presence")
+    if pres:
+        d["presenceFrames"] = pres.get("frames")
+        d["presenceJoins"] = pres.get("joins")
+        d["churnCycles"] = pres.get("churnCycles")
+    before = _get(rec, "redis.callsBefore")
+    at_burst = _get(marks, "ready_burst1.redisCalls")
+    ready = _get(lg, "connect.ready")
+    if isinstance(before, int) and isinstance(at_burst, int) and ready:
+        d["redisCallsConnect"] = at_burst - before
+        d["redisCallsConnectPerClient"] = (at_burst - before) / ready
+    runs = (lg.get("phases") or {}).get("burstRuns") or []
+    if pres and runs:
+        d["burstChurnCycles"] = sum(int(run.get("churnCycles") or 0) for run in runs)
+    calls = []
+    for k, run in enumerate(runs):  # to the next phase's ready mark: the churn's last rejoins come after the end
+        following = f"burst{k + 2}" if k + 1 < len(runs) else "paced"
+        a, b = _get(marks, f"{run.get('name')}_start.redisCalls"), _get(marks, f"ready_{following}.redisCalls")
+        if isinstance(a, int) and isinstance(b, int):
+            calls.append(b - a)
+    if runs and len(calls) == len(runs):
+        d["redisCallsBursts"] = sum(calls)
+
+
+def presence_figures(by: dict, system: str) -> dict:
+    """A presence system against the same server with presence off, from one run: the burst ratio, and the
+    Redis commands presence adds per join (connect window) and per leave-and-rejoin cycle (bursts)."""
+    on, off = by.get(system), by.get(system.removesuffix("-presence"))
+    out: dict = {"frames": _get(on, "derived.presenceFrames") if on else None}
+    if on is None or off is None:
+        return out
+    a, b = _get(on, "loadgen.phases.burst.deliveriesPerSec"), _get(off, "loadgen.phases.burst.deliveriesPerSec")
+    if a and b:
+        out["burstRatio"] = a / b
+    ready = _get(on, "loadgen.connect.ready")
+    ca, cb = _get(on, "derived.redisCallsConnect"), _get(off, "derived.redisCallsConnect")
+    if isinstance(ca, int) and isinstance(cb, int) and ready:
+        out["redisPerJoin"] = (ca - cb) / ready
+    ba, bb = _get(on, "derived.redisCallsBursts"), _get(off, "derived.redisCallsBursts")
+    cycles = _get(on, "derived.burstChurnCycles")
+    if isinstance(ba, int) and isinstance(bb, int) and cycles:
+        out["redisPerChurnCycle"] = (ba - bb) / cycles
+    return out
 
 
 # ---------------------------------------------------------------------------- report
@@ -781,11 +860,18 @@ METRICS: list[tuple[str, Any, str, bool]] = [
     ("server peak RSS (MiB)", "derived.rssPeakMiB", "{:.0f}", True),
     ("slow readers (clients that never read)", lambda r: _get(r, "loadgen.slowReaders") or None,
      "{:,}", False),
+    ("presence: PRESENCE frames received", "derived.presenceFrames", "{:,}", False),
+    ("presence: joins (clients + leave-and-rejoin cycles)", "derived.presenceJoins", "{:,}", False),
+    ("Redis: commands, connect and warm-up", "derived.redisCallsConnect", "{:,}", True),
+    ("Redis: commands per client, connect and warm-up", "derived.redisCallsConnectPerClient", "{:.2f}", True),
+    ("Redis: commands during the measured bursts (and the rejoins after)", "derived.redisCallsBursts", "{:,}",
+     True),
     ("load generator CPU, whole run (s)", "loadgen.loadgen.cpuSec", "{:.1f}", False),
     ("clients dropped by the server", "loadgen.closedAfterReady", "{:,}", False),
 ]
 RATIOS = [("ours", "raw"), ("ours", "socketio"), ("ours-inproc", "raw"), ("ours-inproc", "socketio"),
-          ("socketio", "raw"), ("ours-cluster", "ours"), ("ours-cluster", "socketio-cluster")]
+          ("socketio", "raw"), ("ours-cluster", "ours"), ("ours-cluster", "socketio-cluster"),
+          ("ours-presence", "ours"), ("ours-cluster-presence", "ours-cluster")]
 
 
 def _fmt(value, fmt):
@@ -1009,12 +1095,43 @@ def targets_for(recs: list[dict]) -> list[str]:
                                     (f"## Cluster targets (N = {n:,}, this run)", ("ours-cluster",),
                                      CLUSTER_TARGETS)):
         out += _targets_table(title, [s for s in systems if s in by], targets, by)
+    out += _presence_table(n, by)
     if out:
         out += ["Ratios from one run vary by about ±20 % (see Method); [performance.md](performance.md) has the "
                 "history of these figures, what each hot-path change bought, and what stands in the way of the "
                 "ones not met. The cluster case's Redis costs are in the JSON (`redis`: CPU per 100,000 "
                 "deliveries, one room's history in bytes).", ""]
     return out
+
+
+def _presence_table(n: int, by: dict) -> list[str]:
+    """Issue 16's case: each presence system against the same server with presence off, in this run."""
+    systems = [s for s in ("ours-presence", "ours-cluster-presence") if s in by]
+    if not systems:
+        return []
+    figs = {s: presence_figures(by, s) for s in systems}
+
+    def cell(value, fmt: str, bound: float | None = None) -> str:
+        if not isinstance(value, (int, float)):
+            return "—"
+        return fmt.format(value) + ("" if bound is None else " met" if value >= bound else " **not met**")
+
+    rooms = {_get(by[s], "loadgen.presence.rooms") for s in systems} - {None}
+    churn = {_get(by[s], "loadgen.presence.churnPerSec") for s in systems} - {None}
+    return [f"## Presence targets (N = {n:,}, {', '.join(f'{r:,}' for r in sorted(rooms))} presence rooms, "
+            f"churn {', '.join(f'{c:g}' for c in sorted(churn))}/s during bursts, this run)", "",
+            "| target | " + " | ".join(systems) + " |", "|---|" + "---|" * len(systems),
+            "| burst deliveries/s >= 0.9x presence off | "
+            + " | ".join(cell(figs[s].get("burstRatio"), "{:.2f}x", 0.9) for s in systems) + " |",
+            "| PRESENCE frames received | "
+            + " | ".join(cell(figs[s].get("frames"), "{:,}") for s in systems) + " |",
+            "| leave-and-rejoin cycles during the bursts | "
+            + " | ".join(cell(_get(by[s], "derived.burstChurnCycles"), "{:,}") for s in systems) + " |",
+            "| Redis commands presence adds per join (connect) | "
+            + " | ".join(cell(figs[s].get("redisPerJoin"), "{:.2f}") for s in systems) + " |",
+            "| Redis commands presence adds per leave-and-rejoin (bursts) | "
+            + " | ".join(cell(figs[s].get("redisPerChurnCycle"), "{:.2f}") for s in systems) + " |",
+            ""]
 
 
 def _targets_table(title: str, ours: list[str], targets: list, by: dict) -> list[str]:
@@ -1115,6 +1232,12 @@ def parse_args(argv):
                          "the case unless every client gets exactly the events it missed, once each")
     ap.add_argument("--storm-events", type=int, default=20,
                     help="events published while the storm's clients are away (default %(default)s)")
+    ap.add_argument("--presence-rooms", type=int, default=1000,
+                    help="systems ours-presence and ours-cluster-presence: each client also subscribes with "
+                         "presence: true to one of this many lead: rooms (default %(default)s)")
+    ap.add_argument("--presence-churn", type=float, default=50.0, metavar="PER_SEC",
+                    help="presence systems: clients leaving and rejoining their presence room per second "
+                         "during each measured burst (default %(default)s)")
     ap.add_argument("--ours-cmd", default=DEFAULT_OURS_CMD,
                     help="command starting our server; {port} and {secret} are filled in")
     ap.add_argument("--ours-env", action="append", default=[], metavar="K=V",
@@ -1149,6 +1272,8 @@ def parse_args(argv):
     for s in args.system_list:
         if s not in ALL_SYSTEMS:
             ap.error(f"unknown system {s!r}; choose from {', '.join(ALL_SYSTEMS)}")
+    if args.presence_rooms < 1 or args.presence_churn < 0:
+        ap.error("--presence-rooms must be at least 1 and --presence-churn not negative")
     limit = _nofile_hard if _nofile_hard != resource.RLIM_INFINITY else 1 << 20
     for n in args.ns:
         if n < 1 or n + 200 > limit:

@@ -110,6 +110,10 @@ for (let i = 0; i < N; i++) {
     pos: {}, // room -> {epoch, offset}: the last position this client saw ("ours"), what it resumes from
     since: null, storm: null, // the recovery storm: what it resumes from, and what it received since
   };
+  if (cfg.presence) { // the presence case: one of cfg.presence.rooms rooms, with presence: true
+    c.presenceRoom = `${cfg.presence.prefix}${i % cfg.presence.rooms}`;
+    c.rooms.push(c.presenceRoom);
+  }
   if (restRoom && !slow && restSubs.length < cfg.rest.subscribers) {
     c.rooms.push(restRoom);
     restSubs.push(c);
@@ -117,6 +121,41 @@ for (let i = 0; i < N; i++) {
   clients[i] = c;
 }
 let closedAfterReady = 0;
+// The presence case: PRESENCE frames received (and the user ids they named), and the churn's leave/rejoin
+// cycles (UNSUBSCRIBE, then SUBSCRIBE with presence: true) sent while a burst ran.
+const presence = { frames: 0, joinsSeen: 0, leavesSeen: 0, unsubscribed: 0, churnCycles: 0 };
+let churnNext = 0;
+// Clients leave their presence room at cfg.presence.churnPerSec (one client after another) until stop() is
+// called, and each rejoins (SUBSCRIBE with presence: true) cfg.presence.rejoinMs later: longer than the
+// server's PRESENCE_INTERVAL, so a leave and its rejoin are two diffs, not one that cancels out.
+// stop() returns the cycles started and a promise of the last rejoin.
+function startChurn() {
+  if (!cfg.presence || !(cfg.presence.churnPerSec > 0)) return () => ({ cycles: 0, rejoined: Promise.resolve() });
+  const t0 = now();
+  let sent = 0;
+  const pending = [];
+  const tick = () => {
+    const due = Math.floor(((now() - t0) / 1000) * cfg.presence.churnPerSec);
+    for (let tries = 0; sent < due && tries < N; tries++) {
+      const c = clients[churnNext++ % N];
+      if (!c.ready || c.closed || c.slow || !c.presenceRoom || c.away) continue;
+      c.away = true;
+      const k = sent++;
+      c.ws.send(JSON.stringify({ type: 'UNSUBSCRIBE', data: { room: c.presenceRoom }, id: `u${k}` }));
+      pending.push(sleep(cfg.presence.rejoinMs).then(() => {
+        c.away = false;
+        if (c.closed) return;
+        c.ws.send(JSON.stringify({ type: 'SUBSCRIBE', data: { room: c.presenceRoom, presence: true }, id: `r${k}` }));
+      }));
+    }
+  };
+  const timer = setInterval(tick, 20);
+  return () => {
+    clearInterval(timer);
+    presence.churnCycles += sent;
+    return { cycles: sent, rejoined: Promise.all(pending) };
+  };
+}
 const failReasons = {};
 
 function record(c, d) {
@@ -184,6 +223,7 @@ const adapters = {
           c.rooms.forEach((room, k) => {
             const data = { room };
             if (c.since && c.since[room]) data.since = c.since[room];
+            if (room === c.presenceRoom) data.presence = true;
             c.ws.send(JSON.stringify({ type: 'SUBSCRIBE', data, id: `s${k}` }));
           });
           return null;
@@ -200,6 +240,16 @@ const adapters = {
           return null;
         case 'PING':
           c.ws.send('{"type":"PONG","data":{}}');
+          return null;
+        case 'PRESENCE': {
+          const d = m.data || m;
+          presence.frames++;
+          presence.joinsSeen += (d.joins || []).length;
+          presence.leavesSeen += (d.leaves || []).length;
+          return null;
+        }
+        case 'UNSUBSCRIBED':
+          presence.unsubscribed++;
           return null;
         default:
           if (c.ready) otherMessages++;
@@ -383,6 +433,7 @@ async function phaseBurst(name, E) {
   const u0 = cpuSplit();
   mark(`${name}_start`);
   const t0 = now();
+  const stopChurn = name === 'warmup' ? () => ({ cycles: 0, rejoined: Promise.resolve() }) : startChurn();
   const responses = [];
   let seq = 0;
   const conc = cfg.burst.concurrency || 4;
@@ -396,12 +447,15 @@ async function phaseBurst(name, E) {
   const tPosted = now();
   const accepted = responses.some((r) => r.status >= 200 && r.status < 300);
   const complete = accepted ? await waitDelivered(st, cfg.burst.timeoutMs) : false;
+  const churn = stopChurn();
   const cpu1 = cpuAt();
   const u1 = cpuSplit();
   mark(`${name}_end`);
   const elapsed = (st.lastRecv || now()) - t0;
+  const churnCycles = churn.cycles;
+  await churn.rejoined; // every client back in its presence room before the next phase
   return {
-    name, events: E, readers, expected: st.expected, delivered: st.delivered, complete,
+    name, events: E, readers, expected: st.expected, delivered: st.delivered, complete, churnCycles,
     outOfOrder: st.outOfOrder,
     seconds: elapsed / 1000,
     deliveriesPerSec: st.delivered > 0 ? st.delivered / (elapsed / 1000) : 0,
@@ -636,6 +690,10 @@ function finish(code) {
   result.unexpectedMessages = unexpectedMessages;
   result.closedAfterReady = closedAfterReady;
   result.wireBytes = wireBytes;
+  if (cfg.presence) {
+    result.presence = { ...presence, rooms: cfg.presence.rooms, churnPerSec: cfg.presence.churnPerSec,
+                        joins: clients.filter((c) => c.ready && c.presenceRoom).length + presence.churnCycles };
+  }
   result.loadgen = { cpuSec: cpuAt(), ...cpuSplit(), rssMiB: Math.round(process.memoryUsage().rss / 1048576), node: process.version };
   process.stdout.write(JSON.stringify({ result }) + '\n', () => {
     for (const c of clients) { try { c.ws && c.ws.terminate(); } catch (e) { /* ignore */ } }
