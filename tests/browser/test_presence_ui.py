@@ -110,6 +110,11 @@ def test_two_people_on_a_lead_see_each_other_and_one_claims(start_server, browse
         for page, text in ((ada, "You are handling this"), (ben, "Ada is handling this"), (chloe, "Ada is handling this")):
             page.wait_for_selector(f"#claim-line:text-is('{text}')")
         assert claim_on_server(server.port)["by"] == "1"
+        # the feed says it in words: who claimed, who took over from whom, who released
+        ben.wait_for_function("document.querySelectorAll('#feed li[data-type=CLAIMED]').length === 3")
+        assert ben.locator("#feed li[data-type=CLAIMED] .what").all_inner_texts() == \
+            ["Ada took lead:9 over from Chloe", "Chloe claimed lead:9", "You claimed lead:9"]
+        assert ben.locator("#feed li[data-type=RELEASED] .what").all_inner_texts() == ["lead:9 released by you"]
         (DOCS / "presence.png").write_bytes(ben.screenshot())
 
         # Chloe closes her page: the others see her avatar go

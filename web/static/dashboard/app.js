@@ -43,6 +43,7 @@ function start(token, config, names) {
   const me = String(claims.sub);
   /** A person's name; "you" for the signed-in user. */
   const who = (id) => (String(id) === me ? "you" : names[id] || `user ${id}`);
+  const capital = (text) => text.charAt(0).toUpperCase() + text.slice(1);
   const contactNames = new Map(); // contact id -> name, learnt from events that carry one
   const contact = (id, name) => name || contactNames.get(String(id)) || `contact ${id}`;
   fillIcons();
@@ -182,6 +183,15 @@ function start(token, config, names) {
       case "CONTACT_UPDATED": return ["contact", [link(d.name || contact(d.contactId)), " updated: ",
         Object.entries(d.changes || {}).map(([k, v]) => `${k} → ${v}`).join(", ")]];
       case "SYSTEM_ALERT": return ["alert", [el("b", {}, d.title || d.level), ` ${d.message}`]];
+      case "CLAIMED": {
+        const by = capital(who(d.by));
+        return ["user", d.takenFrom ? [by, " took ", roomLink(frame.room, el("b", {}, frame.room)), ` over from ${who(d.takenFrom)}`]
+          : [by, " claimed ", roomLink(frame.room, el("b", {}, frame.room))]];
+      }
+      case "RELEASED": {
+        const why = { expired: " (expired)", disconnected: " (holder gone)" }[d.reason] || "";
+        return ["check", [roomLink(frame.room, el("b", {}, frame.room)), ` released by ${who(d.by)}${why}`]];
+      }
       default: return ["dot", [el("b", {}, frame.type), ` ${JSON.stringify(d).slice(0, 120)}`]];
     }
   }
@@ -334,7 +344,6 @@ function start(token, config, names) {
   const AVATAR_COLOURS = ["#3b5bdb", "#2b8a3e", "#e8590c", "#7048e8", "#c2255c", "#1971c2", "#0c8599", "#5c940d"];
   const opened = { room: null, off: null, viewers: new Set(), claim: null, sent: null, version: 0 };
   const personName = (id) => names[id] || `user ${id}`;
-  const capital = (text) => text.charAt(0).toUpperCase() + text.slice(1);
   function initials(id) {
     const name = names[id];
     if (!name) return String(id).slice(0, 2).toUpperCase();
