@@ -1052,6 +1052,23 @@ used is `$BENCH_PYTHON`, else the active virtualenv's, else the project's `.venv
   unless every client answered `recovered: true` and received exactly the offsets it missed, in order,
   each once. The clients per node before the cut and after resuming come from `GET /api/ws?room=` (each
   node's own count).
+- The presence case (issue 16; `--systems ours,ours-presence,ours-cluster,ours-cluster-presence`):
+  **ours-presence** and **ours-cluster-presence** are the same servers as ours and ours-cluster, and
+  each client (its own user, `bench-<i>`) also sends `SUBSCRIBE {"room": "lead:bench-presence-<i mod R>",
+  "presence": true}` with R = `--presence-rooms` (1,000: ten viewers a room at N = 10,000), so connect
+  counts that join too. During every measured burst, clients leave their presence room (`UNSUBSCRIBE`),
+  one after another at `--presence-churn` a second (50), and each rejoins 1.5 s later (longer than
+  `PRESENCE_INTERVAL`, so the leave and the rejoin are two diffs to the room's other viewers); the burst
+  waits for the last rejoin after its end mark, so the rate it reports is unchanged by the wait. The
+  Presence targets table compares burst deliveries/s with presence on against off (the system without
+  `-presence`, same run, same N; goal >= 0.9x) and counts the `PRESENCE` frames the clients received.
+  With the cluster systems the run reads the private Redis's `INFO commandstats` (every command's
+  calls, summed) at each phase mark: "Redis commands presence adds per join" is (commands from before
+  the load generator starts to the first burst's ready mark, with presence, minus the same without) /
+  clients ready, and "per leave-and-rejoin" the same difference over the measured bursts (each up to the
+  next phase's ready mark) divided by the cycles. Both differences also hold the time-driven commands
+  (heartbeats, lease renewals) of windows that differ in length, so at small N they are rough (a
+  smoke run can show a negative churn figure); the run's few `INFO` calls are the same in both.
 """
 
 
