@@ -396,14 +396,19 @@ class Tracer:
 
     def wants(self, actor: TracedActor, message: Any) -> bool:
         """Should ``actor`` record ``message``: the actor is traced, or the message names a traced room or socket."""
-        if self.all or self.actor_traced(actor):
+        if self.all:
             return True
-        if self._names_traced(message):
+        if actor._trace_generation != self.generation:
+            self.actor_traced(actor)
+        if actor._trace_self or self._names_traced(message):
             return True
         inner = _WRAPPED.get(type(message))
         if inner is None:
             inner = _WRAPPED[type(message)] = _wrapped_fields(message)
-        return any(self._names_traced(getattr(message, name, None)) for name in inner)
+        for name in inner:
+            if self._names_traced(getattr(message, name, None)):
+                return True
+        return False
 
     def _names_traced(self, message: Any) -> bool:
         room = getattr(message, "room", None)
