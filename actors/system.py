@@ -26,7 +26,7 @@ from .cluster.tracing import ClusterTracing
 from .config import Settings
 from .connection.serving import SseStream, open_sse_stream, serve_websocket
 from .deliveries import DeliveryRecorder, ListDeliveries
-from .errors import RealtimeError, Unavailable
+from .errors import BadRequest, RealtimeError, Unavailable
 from .identity import Identity
 from .notifications.actor_messages import (
     CreateNotifications,
@@ -47,7 +47,7 @@ from .observability.metrics import Metrics
 from .presence import ClaimsActor, ClaimStore, MemoryClaims, PresenceActor, RedisClaims, RedisPresenceShare
 from .presence.actor_messages import DropClaim, GetClaim, GetPresence, TakeClaim
 from .presence.client_frames import check_claimable, check_presence_room
-from .protocol.frames import utc_now_iso
+from .protocol.frames import dumps, surrogate_path, utc_now_iso
 from .protocol.positions import Since
 from .protocol.rooms import RoomPolicy, parse_room
 from .publishing.actor_messages import GetSyncStatus
@@ -94,6 +94,23 @@ admin_log = logging.getLogger("realtime.admin")
 def heartbeat_slices(interval: float) -> int:
     """How many ticks a heartbeat round is spread over: one about every HEARTBEAT_SLICE_SECONDS."""
     return max(1, round(interval / HEARTBEAT_SLICE_SECONDS))
+
+
+def _refuse_nonstandard_json(data: object) -> None:
+    """BadRequest for a payload that standard JSON cannot carry (NaN, Infinity, a lone surrogate).
+
+    Refused before anything is routed, so such an event takes no offset and never reaches a socket.
+    """
+    try:
+        dumps(data).encode("utf-8")
+    except ValueError:  # NaN or Infinity (UnicodeEncodeError is a ValueError too: checked first below)
+        path = surrogate_path(data)
+        if path is not None:
+            raise BadRequest("not valid Unicode text (a lone surrogate)",
+                             fields={f"data.{path}" if path else "data": "not valid Unicode text (a lone surrogate)"}
+                             ) from None
+        raise BadRequest("the payload is not standard JSON (NaN or Infinity)",
+                         fields={"data": "NaN and Infinity are not JSON"}) from None
 
 
 class ActorSystem:
@@ -272,6 +289,8 @@ class ActorSystem:
         """
         if self._router is None or not self.running:
             raise Unavailable("the actor system is not running")
+        if via == "in-process":  # REST bodies were parsed strictly at the door; code in the process was not
+            _refuse_nonstandard_json(data)
         trace_id = trace_id or new_trace_id()
         tracer = self.tracer
         if tracer.enabled:
