@@ -279,6 +279,21 @@ class Settings:
     ack_max_ids: int = field(
         default=100, metadata={"help": "notification ids one ACK frame may carry"}
     )
+    admin_page_max: int = field(
+        default=200, metadata={"help": "connections, users or rooms one admin page (GET /api/admin/...) lists at most"}
+    )
+    admin_actions_kept: int = field(
+        default=200, metadata={"help": "admin actions (test publishes, disconnects) kept for the admin page"}
+    )
+    admin_series_minutes: float = field(
+        default=15.0, metadata={"help": "minutes of counter samples the admin page's graphs show"}
+    )
+    admin_series_step: float = field(
+        default=5.0, metadata={"help": "seconds between two counter samples of the admin page's graphs"}
+    )
+    cors_max_age: int = field(
+        default=600, metadata={"help": "seconds a browser may cache a CORS preflight answer"}
+    )
     rest_rate_limit_per_second: float = field(
         default=100.0, metadata={"help": "REST requests per second per token (its user), sustained, except "
                                          "publishes; past the burst: 429 RATE_LIMITED with Retry-After; 0 = no limit"}
@@ -338,9 +353,15 @@ class Settings:
             raise ConfigError(f"JWT_PUBLIC_KEY is required for {self.algorithm}")
         for name in ("max_frame_bytes", "max_body_bytes", "max_json_depth", "max_connections",
                      "max_pending_connections", "outbox_max_frames",
-                     "outbox_max_bytes", "rate_limit_burst", "rate_limit_strikes", "history_size"):
+                     "outbox_max_bytes", "rate_limit_burst", "rate_limit_strikes", "history_size",
+                     "admin_page_max", "admin_actions_kept"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.upper()} must be at least 1")
+        for name in ("admin_series_minutes", "admin_series_step"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name.upper()} must be positive")
+        if self.cors_max_age < 0:
+            raise ConfigError("CORS_MAX_AGE must be 0 or more")
         for name in ("heartbeat_interval", "heartbeat_timeout", "write_timeout", "rate_limit_per_second",
                      "ask_timeout", "close_timeout", "http_header_timeout", "http_idle_timeout"):
             if getattr(self, name) <= 0:

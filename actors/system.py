@@ -82,10 +82,6 @@ from .transport.outlet import Flusher
 log = logging.getLogger("realtime.system")
 
 HEARTBEAT_SLICE_SECONDS = 1.0
-SERIES_STEP_SECONDS = 5.0
-SERIES_MINUTES = 15
-"""The admin page's graphs: one sample of the counters every step, the last 15 minutes of them."""
-ADMIN_ACTIONS_KEPT = 200
 CLOSE_KICKED = 1000
 """An administrator's disconnect closes normally: the client may reconnect, as after any close."""
 admin_log = logging.getLogger("realtime.admin")
@@ -142,9 +138,10 @@ class ActorSystem:
         self.events = EventService(self)
         """Typed publishing for code inside the server process (one method per event type)."""
         self.running = False
-        self.series: deque[dict[str, Any]] = deque(maxlen=int(SERIES_MINUTES * 60 / SERIES_STEP_SECONDS) + 1)
+        self.series: deque[dict[str, Any]] = deque(
+            maxlen=int(settings.admin_series_minutes * 60 / settings.admin_series_step) + 1)
         """Samples of the counters for the admin page's graphs (``admin_series``)."""
-        self.admin_actions: deque[dict[str, Any]] = deque(maxlen=ADMIN_ACTIONS_KEPT)
+        self.admin_actions: deque[dict[str, Any]] = deque(maxlen=settings.admin_actions_kept)
         self._sampler: gevent.Greenlet | None = None
         self.trace_cluster: ClusterTracing | None = None
         """With a Redis broker: tracing rules for every node, and the debug views asked of every node."""
@@ -504,7 +501,7 @@ class ActorSystem:
     # --- the admin page (ADMIN only; web/api/admin.py) -------------------------------------------
 
     def _sample(self) -> None:
-        """A sample of the counters every SERIES_STEP_SECONDS: the page draws rates from their differences."""
+        """A sample of the counters every ADMIN_SERIES_STEP seconds: the page draws rates from their differences."""
         while True:
             metrics = self.metrics
             self.series.append({
@@ -513,10 +510,11 @@ class ActorSystem:
                 "framesIn": metrics.frames_in, "bytesOut": metrics.bytes_out,
                 "delivered": {type_: counts.delivered for type_, counts in metrics.by_type.items()},
             })
-            gevent.sleep(SERIES_STEP_SECONDS)
+            gevent.sleep(self.settings.admin_series_step)
 
     def admin_series(self) -> dict[str, Any]:
-        return {"step": SERIES_STEP_SECONDS, "minutes": SERIES_MINUTES, "samples": list(self.series)}
+        return {"step": self.settings.admin_series_step, "minutes": self.settings.admin_series_minutes,
+                "samples": list(self.series)}
 
     def browse(self, what: str, query: str = "", offset: int = 0, limit: int = 50) -> dict[str, Any]:
         """One page of this process's connections, users or rooms (the hub's registries, no --debug needed)."""

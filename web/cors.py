@@ -22,7 +22,6 @@ ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 ALLOWED_HEADERS = frozenset({"authorization", "content-type", "idempotency-key", "last-event-id", "accept",
                              "cache-control"})
 EXPOSED_HEADERS = "Idempotent-Replayed, Retry-After, X-Trace-Id"
-PREFLIGHT_MAX_AGE = "600"
 """Seconds a browser may reuse a preflight answer: short, so a changed ALLOWED_ORIGINS takes hold soon."""
 
 
@@ -58,7 +57,7 @@ def install_cors(app: Flask, settings: Settings) -> None:
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Allow-Methods"] = ALLOWED_METHODS
         response.headers["Access-Control-Allow-Headers"] = ", ".join(h for h in asked if h in ALLOWED_HEADERS)
-        response.headers["Access-Control-Max-Age"] = PREFLIGHT_MAX_AGE
+        response.headers["Access-Control-Max-Age"] = str(settings.cors_max_age)
         return response
 
     @app.after_request

@@ -20,7 +20,6 @@ from ..json_body import json_object
 bp = Blueprint("admin", __name__)
 
 DEFAULT_PAGE = 50
-MAX_PAGE = 200
 MAX_QUERY = 100
 TEST_EVENT = {"level": "info", "title": "Test event", "message": "Sent from the admin page"}
 
@@ -35,8 +34,9 @@ def _page_args() -> tuple[str, int, int]:
     limit = int(limit_text) if limit_text.isdigit() and len(limit_text) < 4 else 0
     if offset < 0:
         fields["offset"] = "must be a whole number >= 0"
-    if not 1 <= limit <= MAX_PAGE:
-        fields["limit"] = f"must be a whole number from 1 to {MAX_PAGE}"
+    most = system().settings.admin_page_max
+    if not 1 <= limit <= most:
+        fields["limit"] = f"must be a whole number from 1 to {most}"
     if fields:
         raise BadRequest("invalid query", fields=fields)
     return query, offset, limit
