@@ -131,7 +131,13 @@ class Peer:
             self._buffer += data
 
     def json(self, timeout: float = 2.0) -> dict[str, Any]:
-        return self.frame(timeout).json()
+        """The next data frame's JSON. A heartbeat ping the server sends meanwhile (its round reaches a
+        socket at a moment of its own) is passed over, as a browser answers it without the page seeing it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            frame = self.frame(max(0.0, deadline - time.monotonic()))
+            if frame.opcode != 0x9:  # not a ping
+                return frame.json()
 
     def frames(self, count: int, timeout: float = 2.0) -> list[Frame]:
         return [self.frame(timeout) for _ in range(count)]
