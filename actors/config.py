@@ -72,6 +72,10 @@ class Settings:
     redis_reconnect_max: float = field(
         default=5.0, metadata={"help": "longest wait between PUB/SUB reconnect attempts (backoff with jitter)"}
     )
+    redis_echo_wait: float = field(
+        default=1.0, metadata={"help": "seconds a room waits for its own event to come back through PUB/SUB (where "
+                                       "it is fanned out, in the room's one order) before reading it from the stream"}
+    )
     redis_meta_ttl: float = field(
         default=86_400.0, metadata={"help": "seconds a room's numbering (epoch, offset, latest values) outlives "
                                             "its last event in Redis"}
@@ -391,8 +395,8 @@ class Settings:
             raise ConfigError(f"METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_CHARS} characters long")
         if not 0 <= self.metrics_port <= 65535:
             raise ConfigError("METRICS_PORT must be a TCP port (0: none)")
-        for name in ("redis_timeout", "redis_probe_interval", "redis_reconnect_max", "node_heartbeat",
-                     "cluster_query_timeout"):
+        for name in ("redis_timeout", "redis_probe_interval", "redis_reconnect_max", "redis_echo_wait",
+                     "node_heartbeat", "cluster_query_timeout"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.upper()} must be positive")
         for name in ("redis_max_connections", "retry_after", "workers"):

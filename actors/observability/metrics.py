@@ -39,7 +39,7 @@ class TypeCounts:
 class Metrics:
     """Counters and a small window of flush delays (enqueue to socket write)."""
 
-    __slots__ = ("started", "frames_in", "frames_out", "bytes_out", "connections", "connections_total",
+    __slots__ = ("started", "frames_in", "frames_out", "bytes_out", "writes_out", "connections", "connections_total",
                  "events_published", "slow_consumers_closed", "write_timeouts", "rate_limited",
                  "flush_delays", "by_type", "sse_connections", "refusals", "disconnects", "recoveries",
                  "notifications_created", "publish_buckets", "publish_seconds")
@@ -49,6 +49,9 @@ class Metrics:
         self.frames_in = 0
         self.frames_out = 0
         self.bytes_out = 0
+        self.writes_out = 0
+        """Socket writes (send calls) that carried those frames: framesOut / writesOut is how many frames a
+        write carries on average, i.e. how well a burst is batched (one system call per socket per batch)."""
         self.connections = 0
         self.connections_total = 0
         self.events_published = 0
@@ -119,6 +122,7 @@ class Metrics:
             "framesIn": self.frames_in,
             "framesOut": self.frames_out,
             "bytesOut": self.bytes_out,
+            "writesOut": self.writes_out,
             "eventsPublished": self.events_published,
             "slowConsumersClosed": self.slow_consumers_closed,
             "writeTimeouts": self.write_timeouts,

@@ -90,6 +90,8 @@ class RealtimeCollector(Collector):
         yield _counter("realtime_frames_sent", "Frames queued to clients: events, answers, pings, close frames.",
                        node, m.frames_out)
         yield _counter("realtime_sent_bytes", "Bytes written to client sockets and SSE streams.", node, m.bytes_out)
+        yield _counter("realtime_socket_writes", "Socket writes (send calls) carrying the frames sent: frames per "
+                       "write tells how well bursts are batched.", node, m.writes_out)
 
         yield self._publish_duration()
 

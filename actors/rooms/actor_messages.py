@@ -131,6 +131,19 @@ class History:
 
 
 @dataclass(frozen=True, slots=True)
+class NumberWaiting:
+    """A room's note to itself, behind the publishes it put aside: number them now, together."""
+
+
+@dataclass(frozen=True, slots=True)
+class EchoOverdue:
+    """A room's own timer: some of its own events have not come back through the broker within
+    ``REDIS_ECHO_WAIT``; the room reads them from the history instead (if ``generation`` still matches)."""
+
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
 class IdleCheck:
     """A room's own timer: it has been empty for the idle period (if ``generation`` still matches)."""
 

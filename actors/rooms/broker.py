@@ -15,7 +15,7 @@ memory without yielding; a network broker may yield the calling greenlet, never 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -61,8 +61,12 @@ class Checkpoint:
     position: Since
 
 
+Draft = tuple[str, Mapping[str, Any], bool]
+"""An event to number: its type, its data and whether it supersedes (``Broker.publish``'s arguments)."""
+
 Receiver = Callable[[Publication | Checkpoint], None]
-"""Where a broker hands events published by another process (the hub's ``Deliver``) and checkpoints."""
+"""Where a broker hands events published by other processes (and its own, when it ``echoes``; the hub's
+``Deliver``) and checkpoints."""
 
 
 class Broker(Protocol):
@@ -83,11 +87,33 @@ class Broker(Protocol):
     def position(self, room: str) -> Since:
         """The room's current epoch and last offset (offset 0: nothing published in this epoch)."""
 
+    @property
+    def echoes(self) -> bool:
+        """Whether this process's own publications come back through the receiver now.
+
+        A shared broker's PUB/SUB connection carries every process's events of a room in the one order
+        its numbering gave them, this process's own included (while the listener is connected). A room
+        then fans out its own events when they come back, in that order, like everyone else's: two
+        processes publishing into one room at once never make it wait for an event that overtook
+        another (a refill from the history each time), and the events of a burst reach the room
+        together, so each socket gets them in one write. When False (one process, or the listener is
+        away) the room fans out from ``publish``'s answer at once.
+        """
+
     def publish(self, room: str, type_: str, data: Mapping[str, Any], *, superseding: bool) -> Publication:
         """Number the event, keep it in the room's history, and return it with its frame.
 
         ``superseding``: the event replaces the previous one of its type as the room's latest value
         (statistics, progress), which a new subscriber receives at once (``latest``).
+        """
+
+    def publish_many(self, room: str, drafts: Sequence[Draft]) -> list[Publication | Exception]:
+        """``publish`` for several events of one room, numbered in the order given, in one round trip.
+
+        A room that finds more publishes waiting behind one numbers them together: a network broker
+        then costs one round trip for the lot, and their events come back together, so each socket
+        gets them in one write. Each slot holds the event's Publication, or the error that kept that
+        event from being stored; ``Unavailable`` is raised when none could be.
         """
 
     def history(self, room: str, since: Since | None) -> HistoryAnswer:

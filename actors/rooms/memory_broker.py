@@ -14,13 +14,13 @@ from __future__ import annotations
 import random
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..protocol.frames import event_frame, utc_now_iso
 from ..protocol.positions import Since
 from ..transport.framing import text_frame
-from .broker import HistoryAnswer, Publication, Receiver
+from .broker import Draft, HistoryAnswer, Publication, Receiver
 
 
 def new_epoch() -> str:
@@ -54,6 +54,11 @@ class MemoryBroker:
         self._history_seconds = history_seconds
         self._logs: dict[str, _Log] = {}
         self._receive: Receiver | None = None
+
+    @property
+    def echoes(self) -> bool:
+        """Never: nothing is published elsewhere, and a room fans its own events out from ``publish``."""
+        return False
 
     def start(self, receive: Receiver) -> None:
         self._receive = receive
@@ -91,6 +96,15 @@ class MemoryBroker:
             log.latest.pop(type_, None)  # re-inserted last: ``latest`` stays oldest first, as clients need
             log.latest[type_] = publication
         return publication
+
+    def publish_many(self, room: str, drafts: Sequence[Draft]) -> list[Publication | Exception]:
+        done: list[Publication | Exception] = []
+        for type_, data, superseding in drafts:
+            try:
+                done.append(self.publish(room, type_, data, superseding=superseding))
+            except ValueError as exc:  # this event cannot be encoded: the others are numbered all the same
+                done.append(exc)
+        return done
 
     def history(self, room: str, since: Since | None) -> HistoryAnswer:
         log = self._log(room)

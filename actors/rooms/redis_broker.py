@@ -12,10 +12,13 @@ Chosen by ``REDIS_URL`` (or ``BROKER_URL=redis://…``). The design is centrifug
 - **History** is read from the stream by a second script (``READ_SCRIPT``) that returns the meta and
   the entries together, so a recovery never mixes two moments. Entries older than ``HISTORY_SECONDS``
   (by Redis's clock) count as gone; the answer is all events after a position or none, as with memory.
-- **Delivery**: the publishing process fans its own event out from the script's answer (the room does,
-  at once); the PUB/SUB echo carries the publishing node's id and is dropped here. Events of other
-  processes arrive through ``RedisListener`` and go to the receiver (the hub's ``Deliver``); the room
-  puts its own and the others' events in offset order, refilling a gap from ``history``.
+- **Delivery**: every process's events of a room, the publisher's own included, arrive through
+  ``RedisListener`` in the order the script numbered them and go to the receiver (the hub's
+  ``Deliver``): while the listener is connected (``echoes``) a room fans out its own events when they
+  come back, in that one order, rather than from the script's answer, which may overtake another
+  process's event still on its way (a refill from the stream each time; measured: 185 refills for 1,000
+  events from two publishers). The room keeps the last position it fanned out: a duplicate is dropped,
+  a gap (the listener was away) is refilled from ``history``.
 - **Keys** (all under ``REDIS_PREFIX``; ``{room}`` is a hash tag, so one room's keys share a Redis
   Cluster slot): ``m:{room}`` meta (TTL ``REDIS_META_TTL``), ``s:{room}`` stream (bounded, TTL
   ``HISTORY_SECONDS``), ``l:{room}`` latest values (TTL ``REDIS_META_TTL``); channel ``c:{room}``.
@@ -29,7 +32,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
@@ -39,7 +42,7 @@ from ..errors import ConfigError, Unavailable
 from ..protocol.frames import dumps, utc_now_iso
 from ..protocol.positions import Since
 from ..transport.framing import text_frame
-from .broker import Checkpoint, HistoryAnswer, Publication, Receiver
+from .broker import Checkpoint, Draft, HistoryAnswer, Publication, Receiver
 from .memory_broker import new_epoch
 from .redis_listener import RedisListener
 
@@ -144,6 +147,7 @@ class RedisBroker:
             health_check_interval=0)
         self.client = redis.Redis(connection_pool=self.pool)
         self._errors: tuple[type[Exception], ...] = (redis.RedisError, OSError)
+        self._no_script: type[Exception] = redis.exceptions.NoScriptError
         self._publish = self.client.register_script(PUBLISH_SCRIPT)
         self._read = self.client.register_script(READ_SCRIPT)
         self._receive: Receiver | None = None
@@ -191,18 +195,57 @@ class RedisBroker:
         return Since(epoch, top)
 
     def publish(self, room: str, type_: str, data: Mapping[str, Any], *, superseding: bool) -> Publication:
-        head = f'{{"type":{dumps(type_)},"room":{dumps(room)},"epoch":"'
-        tail = f',"data":{dumps(data)},"timestamp":{dumps(utc_now_iso())}}}'
-        try:
-            epoch_bytes, offset = self._publish(
-                keys=self._keys(room),
-                args=[head, tail, self._history_size, self._history_ms, self._meta_ttl,
-                      self._channel(room), new_epoch(), self.node_id, type_, "1" if superseding else "0"])
-        except self._errors as exc:
-            raise self._unavailable(exc) from None
-        epoch = epoch_bytes.decode()
-        frame = text_frame(f'{head}{epoch}","offset":{offset}{tail}')
-        return Publication(room, type_, epoch, int(offset), frame)
+        done = self.publish_many(room, [(type_, data, superseding)])[0]
+        if isinstance(done, Exception):
+            raise done
+        return done
+
+    def publish_many(self, room: str, drafts: Sequence[Draft]) -> list[Publication | Exception]:
+        """One ``EVALSHA`` of the publish script per event, pipelined: one round trip for the lot.
+
+        Redis runs the scripts one after another in the order sent, so the events are numbered in the
+        order given (another process's may fall between them). The script is loaded when Redis does
+        not know it (it restarted): none of the pipeline ran then, and the whole of it is sent again.
+        """
+        keys, channel, timestamp = self._keys(room), self._channel(room), dumps(utc_now_iso())
+        parts: list[tuple[str, str] | Exception] = []
+        for type_, data, _ in drafts:
+            try:  # an event that cannot be encoded takes no offset; the others are published all the same
+                parts.append((f'{{"type":{dumps(type_)},"room":{dumps(room)},"epoch":"',
+                              f',"data":{dumps(data)},"timestamp":{timestamp}}}'))
+            except ValueError as exc:
+                parts.append(exc)
+        for attempt in (1, 2):
+            try:
+                with self.client.pipeline(transaction=False) as pipe:
+                    for (type_, _, superseding), part in zip(drafts, parts, strict=True):
+                        if isinstance(part, tuple):
+                            pipe.evalsha(self._publish.sha, 3, *keys, part[0], part[1], self._history_size,
+                                         self._history_ms, self._meta_ttl, channel, new_epoch(), self.node_id, type_,
+                                         "1" if superseding else "0")
+                    answers = iter(pipe.execute(raise_on_error=False))
+            except self._errors as exc:
+                raise self._unavailable(exc) from None
+            done = [part if isinstance(part, Exception) else next(answers) for part in parts]
+            sent = [answer for answer, part in zip(done, parts, strict=True) if isinstance(part, tuple)]
+            if attempt == 1 and sent and all(isinstance(answer, self._no_script) for answer in sent):
+                try:
+                    self.client.script_load(PUBLISH_SCRIPT)
+                except self._errors as exc:
+                    raise self._unavailable(exc) from None
+                continue
+            break
+        published: list[Publication | Exception] = []
+        for (type_, _, _), part, answer in zip(drafts, parts, done, strict=True):
+            if isinstance(part, Exception):
+                published.append(part)
+            elif isinstance(answer, Exception):
+                published.append(self._unavailable(answer))
+            else:
+                epoch, offset = answer[0].decode(), int(answer[1])
+                published.append(Publication(room, type_, epoch, offset,
+                                             text_frame(f'{part[0]}{epoch}","offset":{offset}{part[1]}')))
+        return published
 
     def history(self, room: str, since: Since | None) -> HistoryAnswer:
         epoch, top, now_ms, entries = self._read_room(room, 0 if since is None else since.offset,
@@ -235,6 +278,11 @@ class RedisBroker:
     def describe(self) -> dict[str, Any]:
         return {"kind": "redis", "url": safe_url(self.url), "prefix": self._prefix, "node": self.node_id,
                 "checkpoints": self.checkpoints, **self._listener.describe()}
+
+    @property
+    def echoes(self) -> bool:
+        """Own publications come back through the listener while it is connected (see the module docstring)."""
+        return self._listener.connected
 
     @property
     def connected(self) -> bool:
@@ -275,13 +323,13 @@ class RedisBroker:
         return self.pool.connection_class(**kwargs)
 
     def _message(self, channel: bytes, payload: bytes) -> None:
-        """A PUB/SUB message: ``node type epoch offset json``; our own echo is dropped (the room fanned it out)."""
+        """A PUB/SUB message: ``node type epoch offset json``, ours included (the room fans those out now)."""
         control = self._controls.get(channel)
         if control is not None:
             control(payload)
             return
-        node, type_, epoch, offset, text = payload.split(b" ", 4)
-        if node.decode() == self.node_id or self._receive is None:
+        _node, type_, epoch, offset, text = payload.split(b" ", 4)
+        if self._receive is None:
             return
         room = channel[len(self._channel_prefix):].decode()
         self._receive(Publication(room, type_.decode(), epoch.decode(), int(offset), text_frame(text.decode())))

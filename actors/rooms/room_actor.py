@@ -12,6 +12,16 @@ history first; and a gap the history no longer holds (trimmed, aged out, or anot
 Redis lost its data) closes the members with 4010 "insufficient state", so they resume with
 ``since`` and learn ``recovered: false``. Nothing is skipped silently. A ``Checkpoint`` (the broker's
 listener reconnected) is checked the same way.
+
+Crossings are avoided rather than repaired where the broker allows it: a broker that ``echoes`` hands
+the room its own events back in the one order of the room's numbering, so the room fans its own
+events out when they come back (and answers the publish then), not from the broker's answer. Should
+one not come back within ``REDIS_ECHO_WAIT`` (the listener died unnoticed), the room reads it from the
+history, as for any gap; it is answered either way. And with such a broker, publishes that wait behind
+one in the mailbox are put aside and numbered together when the room's note to itself
+(``NumberWaiting``) comes up: one round trip for the lot, and their events come back together, so every
+member gets them in one socket write (a room numbering one at a time let every round trip flush the
+sockets between two events: 1.1 frames per write in a burst, against 1.8 in one process).
 """
 
 from __future__ import annotations
@@ -31,16 +41,19 @@ from ..protocol.positions import Since
 from ..protocol.rooms import PINNED_PREFIXES
 from ..runtime.actor import TracedActor
 from ..runtime.context import ActorContext
+from ..runtime.reply import Failure
 from ..transport.framing import frame_payload, text_frame
 from ..transport.outlet import Outlet
 from .actor_messages import (
     CheckPosition,
     Deliver,
+    EchoOverdue,
     History,
     IdleCheck,
     Join,
     Joined,
     Leave,
+    NumberWaiting,
     Publish,
     Retire,
     RoomFrame,
@@ -78,6 +91,15 @@ GAPS = GapCounts()
 """One per process, as the rooms are; only a multi-process broker ever makes these move."""
 
 
+@dataclass(slots=True)
+class _Awaited:
+    """An own publish whose event has not come back through the broker yet: answered when it is fanned out."""
+
+    message: Publish
+    epoch: str
+    since: float
+
+
 class RoomActor(TracedActor):
     """Owns one room's members in this process; writes the broker's frames straight to their outlets."""
 
@@ -97,6 +119,12 @@ class RoomActor(TracedActor):
         self._seen = 0
         self._idle_generation = 0
         self._idle_timer: gevent.Greenlet | None = None
+        self._awaited: dict[int, _Awaited] = {}
+        """Own publishes by offset, until their event comes back (a broker that ``echoes``)."""
+        self._echo_generation = 0
+        self._echo_timer: gevent.Greenlet | None = None
+        self._waiting: list[Publish] | None = None
+        """Publishes put aside to be numbered together (``NumberWaiting`` is on its way); None: none."""
 
     def started(self) -> None:
         if not self.members:
@@ -104,17 +132,39 @@ class RoomActor(TracedActor):
 
     def stopping(self) -> None:
         self._disarm_idle()
+        self._disarm_echo()
+        for offset in list(self._awaited):  # stored, so answered: nobody here is left to receive it
+            self._answer(offset, 0)
+        for message in self._waiting or ():  # never numbered: the caller may retry
+            if message.reply is not None:
+                message.reply.set(Failure(Unavailable("the room stopped before the event was published")))
+        self._waiting = None
 
     def handle(self, message: Any) -> Any:
         if isinstance(message, Publish):
             self._seen += 1
-            return self._publish(message)
+            if self._waiting is not None:
+                self._waiting.append(message)  # numbered after those put aside before it, in order
+                return None
+            if self._broker.echoes and self.mailbox_depth():  # more mail: maybe more publishes, numbered at once
+                self._waiting = [message]
+                self.actor_ref.tell(NumberWaiting())
+                return None
+            return self._publish([message])
+        if isinstance(message, NumberWaiting):
+            waiting, self._waiting = self._waiting or [], None
+            self._publish(waiting)
+            return None
         if isinstance(message, Deliver):
             self._seen += 1
             publication = message.publication
             if self._in_order(publication.epoch, publication.offset):
-                self._fan_out(publication)
-                self._last = Since(publication.epoch, publication.offset)
+                self._emit(publication)
+            return None
+        if isinstance(message, EchoOverdue):
+            if message.generation == self._echo_generation:
+                self._echo_timer = None
+                self._catch_up()
             return None
         if isinstance(message, CheckPosition):
             self._seen += 1
@@ -141,7 +191,8 @@ class RoomActor(TracedActor):
                     outlet.offer(message.frame)
             return None
         if isinstance(message, IdleCheck):
-            if message.generation == self._idle_generation and not self.members:
+            busy = self.members or self._awaited or self._waiting is not None
+            if message.generation == self._idle_generation and not busy:
                 self.tell_hub(RoomIdle(self.room, self._seen))
             return None
         if isinstance(message, Retire):
@@ -151,18 +202,92 @@ class RoomActor(TracedActor):
 
     # --- messages --------------------------------------------------------------------------------
 
-    def _publish(self, message: Publish) -> dict[str, Any]:
-        publication = self._broker.publish(self.room, message.type, message.data,
-                                           superseding=message.type in SUPERSEDING_TYPES)
-        delivered = 0
-        if self._in_order(publication.epoch, publication.offset):
-            delivered = self._fan_out(publication, message.trace_id)
-            self._last = Since(publication.epoch, publication.offset)
-        result = {"room": self.room, "epoch": publication.epoch, "offset": publication.offset,
-                  "delivered": delivered}
-        if message.reply is not None:
-            message.reply.set(result)
+    def _publish(self, messages: list[Publish]) -> dict[str, Any] | None:
+        """Number the events in one go; fan each out and answer now, or (a broker that ``echoes``) when it
+        comes back. Returns the last one's answer when it is given now (for ``ask``), else None."""
+        broker = self._broker
+        try:
+            done = broker.publish_many(self.room, [(m.type, m.data, m.type in SUPERSEDING_TYPES) for m in messages])
+        except Unavailable as exc:
+            if len(messages) == 1:
+                raise  # the actor answers the caller (and logs it) as for any failed message
+            log.warning("room %s: %d events not published: %s", self.room, len(messages), exc.message)
+            done = [exc] * len(messages)
+        echoes = broker.echoes
+        result = None
+        for message, publication in zip(messages, done, strict=True):
+            if isinstance(publication, Exception):
+                if len(messages) == 1:
+                    raise publication
+                if message.reply is not None:
+                    message.reply.set(Failure(publication))
+                continue
+            offset = publication.offset
+            self._awaited[offset] = _Awaited(message, publication.epoch, time.monotonic())
+            if echoes:  # it comes back in the room's order: fanned out and answered then
+                continue
+            if self._in_order(publication.epoch, offset):
+                result = self._emit(publication)
+            elif offset in self._awaited:  # not fanned out: a gap that could not be refilled (members closed, 4010)
+                result = self._answer(offset, 0)
+        if self._awaited and self._echo_timer is None:
+            self._arm_echo()
         return result
+
+    def _emit(self, publication: Publication) -> dict[str, Any] | None:
+        """Fan out the next event in order and move ``_last`` to it; answers its publish if it is this room's own."""
+        awaited = self._awaited.get(publication.offset) if self._awaited else None
+        if awaited is not None and awaited.epoch != publication.epoch:
+            awaited = None
+        delivered = self._fan_out(publication, awaited.message.trace_id if awaited is not None else None)
+        self._last = Since(publication.epoch, publication.offset)
+        return self._answer(publication.offset, delivered) if awaited is not None else None
+
+    def _answer(self, offset: int, delivered: int) -> dict[str, Any]:
+        awaited = self._awaited.pop(offset)
+        result = {"room": self.room, "epoch": awaited.epoch, "offset": offset, "delivered": delivered}
+        reply = awaited.message.reply
+        if reply is not None:
+            reply.set(result)
+        return result
+
+    # --- own events that do not come back -------------------------------------------------------
+
+    def _catch_up(self) -> None:
+        """Own events overdue: read everything up to the newest of them from the history (as for a gap)."""
+        now = time.monotonic()
+        wait = self.ctx.settings.redis_echo_wait
+        overdue = [(a.epoch, offset) for offset, a in self._awaited.items() if now - a.since >= wait]
+        if overdue:
+            epoch, offset = max(overdue, key=lambda found: found[1])
+            if self._last is None:  # nothing fanned out here yet: the room starts just before its first own event
+                self._last = Since(epoch, min(found for e, found in overdue if e == epoch) - 1)
+            log.info("room %s: %d own events did not come back within %.2fs; reading them from the history",
+                     self.room, len(overdue), wait)
+            self._in_order(epoch, offset + 1)  # fans out everything up to offset, or closes the members (4010)
+        last = self._last
+        for offset, awaited in list(self._awaited.items()):  # these can no longer come back in order
+            if last is not None and (awaited.epoch != last.epoch or offset <= last.offset):
+                self._answer(offset, 0)
+        if self._awaited:
+            self._arm_echo()
+
+    def _arm_echo(self) -> None:
+        self._disarm_echo()
+        self._echo_timer = gevent.spawn_later(self.ctx.settings.redis_echo_wait, self._echo_fired,
+                                              self._echo_generation)
+
+    def _disarm_echo(self) -> None:
+        self._echo_generation += 1
+        if self._echo_timer is not None:
+            self._echo_timer.kill(block=False)
+            self._echo_timer = None
+
+    def _echo_fired(self, generation: int) -> None:
+        try:
+            self.actor_ref.tell(EchoOverdue(generation))
+        except Exception:  # the room stopped meanwhile
+            pass
 
     # --- order across processes -----------------------------------------------------------------
 
@@ -203,7 +328,7 @@ class RoomActor(TracedActor):
         GAPS.refills += 1
         GAPS.refilled += len(missing)
         for publication in missing:
-            self._fan_out(publication)
+            self._emit(publication)
         self._last = Since(last.epoch, upto - 1)
         return True
 
@@ -219,6 +344,9 @@ class RoomActor(TracedActor):
         self.members.clear()
         self._joined_at.clear()
         self._last = position
+        for offset, awaited in list(self._awaited.items()):  # stored, but nobody here will be sent them now
+            if awaited.epoch != position.epoch or offset <= position.offset:
+                self._answer(offset, 0)
         self._arm_idle()
 
     def _fan_out(self, publication: Publication, trace_id: str | None = None) -> int:

@@ -159,6 +159,7 @@ class Outlet:
         if self._writer is not None or self.closed or self._held or not self._queue:
             return
         data = self._take()
+        self._metrics.writes_out += 1
         try:
             sent = self._raw.send(data)
         except BlockingIOError:
@@ -270,6 +271,7 @@ class Outlet:
             while True:
                 backlog = self._backlog
                 while backlog:
+                    self._metrics.writes_out += 1
                     try:
                         sent = self._raw.send(backlog)
                     except BlockingIOError:

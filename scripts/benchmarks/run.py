@@ -466,12 +466,20 @@ def status_probe(port: int, secret: str, room: str | None = None):
             now = int(time.time())
             token = jwt.encode({"sub": "bench-probe", "role": "ADMIN", "iat": now, "exp": now + 300}, secret,
                                algorithm="HS256")
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2.0)
-            conn.request("GET", "/api/ws" + (f"?room={room}" if room else ""),
-                         headers={"Authorization": f"Bearer {token}"})
-            body = json.loads(conn.getresponse().read())
-            conn.close()
-            return {"gc": body.get("gc"), **({"room": body.get("room")} if room else {})}
+            writes: dict[str, list[int]] = {}
+            first: dict | None = None
+            for _ in range(12):  # with --workers the kernel picks a worker per connection: ask until each answered
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2.0)
+                conn.request("GET", "/api/ws" + (f"?room={room}" if room and first is None else ""),
+                             headers={"Authorization": f"Bearer {token}"})
+                body = json.loads(conn.getresponse().read())
+                conn.close()
+                first = first or body
+                node = (body.get("broker") or {}).get("node") or "local"
+                writes[node] = [body.get("framesOut", 0), body.get("writesOut", 0)]
+                if len(writes) >= max(1, len(body.get("nodes") or ())):
+                    break
+            return {"gc": first.get("gc"), "writes": writes, **({"room": first.get("room")} if room else {})}
         except Exception as e:  # noqa: BLE001  (a diagnostic: never fail the run for it)
             return {"error": repr(e)[:200]}
     return probe
@@ -662,6 +670,12 @@ def derive(rec: dict) -> None:
                     d[f"{ph}IrqCpuPct"] = 100 * (b.get("machineIrqSec", 0) - a.get("machineIrqSec", 0)) / wall
                 if "otherProcessesCpuSec" in b:
                     d[f"{ph}OtherCpuPct"] = 100 * b["otherProcessesCpuSec"] / wall
+        wa, wb = _get(a or {}, "status.writes"), _get(b or {}, "status.writes")
+        if wa and wb and set(wa) == set(wb):  # frames per socket write, every node: how well the phase batched
+            frames = sum(wb[k][0] - wa[k][0] for k in wb)
+            writes = sum(wb[k][1] - wa[k][1] for k in wb)
+            if writes > 0:
+                d[f"{ph}FramesPerWrite"] = frames / writes
         ga, gb = _get(a or {}, "status.gc"), _get(b or {}, "status.gc")
         if ga and gb:
             d[f"{ph}ServerGcMs"] = round(sum(gb["pauseMsTotal"]) - sum(ga["pauseMsTotal"]), 1)
@@ -832,6 +846,7 @@ METRICS: list[tuple[str, Any, str, bool]] = [
     ("burst: server CPU (% of one core)", "derived.burstServerCpuPct", "{:.0f}", False),
     ("burst: load generator CPU (% of one core)", "derived.burstLoadgenCpuPct", "{:.0f}", False),
     ("burst: load generator CPU per delivery (µs)", "derived.burstLoadgenUsPerDelivery", "{:.1f}", False),
+    ("burst: frames per socket write (ours only)", "derived.burstFramesPerWrite", "{:.2f}", True),
     ("burst: whole machine busy (% of one core)", "derived.burstMachineBusyPct", "{:.0f}", False),
     ("burst: other processes (% of one core)", "derived.burstOtherCpuPct", "{:.0f}", False),
     ("paced: latency p50 (ms)", "loadgen.phases.paced.latencyMs.p50", "{:.1f}", True),

@@ -63,6 +63,9 @@ def test_two_publishers_on_two_processes_interleaving_1000_events_every_subscrib
         assert got == list(range(1, 1001)), f"first out of order: {next(o for i, o in enumerate(got, 1) if o != i)}"
     status = b.status()["broker"]
     assert status["kind"] == "redis" and status["connected"] is True
+    for node in (a, b, c):  # every event came by one road, in Redis's order: nothing crossed, nothing refilled
+        gaps = node.status()["broker"]["gaps"]
+        assert (gaps["refills"], gaps["duplicates"], gaps["lost"]) == (0, 0, 0), gaps
 
 
 def test_a_client_resumes_on_another_process_with_exactly_what_it_missed(cluster):
