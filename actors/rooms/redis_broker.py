@@ -159,6 +159,9 @@ class RedisBroker:
         self._controls: dict[bytes, Callable[[bytes], None]] = {}
         """Channels that carry no room (the nodes' requests and answers, ``listen``) and who takes their messages."""
         self.checkpoints = 0
+        self.published = 0
+        """Events numbered by this process, and the round trips that carried them (``GET /api/ws``)."""
+        self.publish_round_trips = 0
 
     # --- Broker ----------------------------------------------------------------------------------
 
@@ -223,6 +226,7 @@ class RedisBroker:
                             pipe.evalsha(self._publish.sha, 3, *keys, part[0], part[1], self._history_size,
                                          self._history_ms, self._meta_ttl, channel, new_epoch(), self.node_id, type_,
                                          "1" if superseding else "0")
+                    self.publish_round_trips += 1
                     answers = iter(pipe.execute(raise_on_error=False))
             except self._errors as exc:
                 raise self._unavailable(exc) from None
@@ -242,6 +246,7 @@ class RedisBroker:
             elif isinstance(answer, Exception):
                 published.append(self._unavailable(answer))
             else:
+                self.published += 1
                 epoch, offset = answer[0].decode(), int(answer[1])
                 published.append(Publication(room, type_, epoch, offset,
                                              text_frame(f'{part[0]}{epoch}","offset":{offset}{part[1]}')))
@@ -277,7 +282,8 @@ class RedisBroker:
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "redis", "url": safe_url(self.url), "prefix": self._prefix, "node": self.node_id,
-                "checkpoints": self.checkpoints, **self._listener.describe()}
+                "checkpoints": self.checkpoints, "published": self.published,
+                "publishRoundTrips": self.publish_round_trips, **self._listener.describe()}
 
     @property
     def echoes(self) -> bool:
