@@ -476,7 +476,9 @@ def status_probe(port: int, secret: str, room: str | None = None):
                 conn.close()
                 first = first or body
                 node = (body.get("broker") or {}).get("node") or "local"
-                writes[node] = [body.get("framesOut", 0), body.get("writesOut", 0)]
+                broker = body.get("broker") or {}
+                writes[node] = [body.get("framesOut", 0), body.get("writesOut", 0), broker.get("published", 0),
+                                broker.get("publishRoundTrips", 0)]
                 if len(writes) >= max(1, len(body.get("nodes") or ())):
                     break
             return {"gc": first.get("gc"), "writes": writes, **({"room": first.get("room")} if room else {})}
@@ -676,6 +678,9 @@ def derive(rec: dict) -> None:
             writes = sum(wb[k][1] - wa[k][1] for k in wb)
             if writes > 0:
                 d[f"{ph}FramesPerWrite"] = frames / writes
+            trips = sum(wb[k][3] - wa[k][3] for k in wb if len(wb[k]) > 3 and len(wa[k]) > 3)
+            if trips > 0:  # a shared broker: events numbered per round trip to it
+                d[f"{ph}PublishesPerRoundTrip"] = sum(wb[k][2] - wa[k][2] for k in wb) / trips
         ga, gb = _get(a or {}, "status.gc"), _get(b or {}, "status.gc")
         if ga and gb:
             d[f"{ph}ServerGcMs"] = round(sum(gb["pauseMsTotal"]) - sum(ga["pauseMsTotal"]), 1)
@@ -827,6 +832,12 @@ def _storm_nodes(when: str):
     return get
 
 
+def _per_request_us(rec):
+    """Server CPU (every process of the server, not Redis) per REST publish, in µs."""
+    cpu, done = _get(rec, "derived.restServerCpuSec"), _get(rec, "loadgen.phases.rest.ok")
+    return 1e6 * cpu / done if cpu and done else None
+
+
 def _ready(rec):
     ready = _get(rec, "loadgen.connect.ready")
     return None if ready is None else f"{ready:,}/{rec['n']:,}"
@@ -847,6 +858,7 @@ METRICS: list[tuple[str, Any, str, bool]] = [
     ("burst: load generator CPU (% of one core)", "derived.burstLoadgenCpuPct", "{:.0f}", False),
     ("burst: load generator CPU per delivery (µs)", "derived.burstLoadgenUsPerDelivery", "{:.1f}", False),
     ("burst: frames per socket write (ours only)", "derived.burstFramesPerWrite", "{:.2f}", True),
+    ("burst: events numbered per round trip to Redis", "derived.burstPublishesPerRoundTrip", "{:.2f}", False),
     ("burst: whole machine busy (% of one core)", "derived.burstMachineBusyPct", "{:.0f}", False),
     ("burst: other processes (% of one core)", "derived.burstOtherCpuPct", "{:.0f}", False),
     ("paced: latency p50 (ms)", "loadgen.phases.paced.latencyMs.p50", "{:.1f}", True),
@@ -859,6 +871,8 @@ METRICS: list[tuple[str, Any, str, bool]] = [
     ("paced: slowest event's slowest delivery (ms)",
      lambda r: max(_get(r, "loadgen.phases.paced.slowestPerEventMs") or [None]) or None, "{:.1f}", True),
     ("REST publish: requests/s", "loadgen.phases.rest.requestsPerSec", "{:,.0f}", True),
+    ("REST publish: events numbered per round trip to Redis", "derived.restPublishesPerRoundTrip", "{:.2f}", False),
+    ("REST publish: server CPU per request (µs)", lambda r: _per_request_us(r), "{:.0f}", True),
     ("REST publish: request p99 (ms)", "loadgen.phases.rest.requestMs.p99", "{:.1f}", True),
     ("REST publish→delivery p99 (ms)", "loadgen.phases.rest.deliveryLatencyMs.p99", "{:.1f}", True),
     ("recovery storm: clients cut at once", "loadgen.phases.storm.clients", "{:,}", False),
