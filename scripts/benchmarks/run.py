@@ -431,7 +431,7 @@ def phase_config(args, n: int) -> dict:
     paced_seconds = args.paced_seconds if args.paced_seconds is not None else (3 if quick else 10)
     connect_deadline = max(30_000, n * 15)
     burst_timeout = max(30_000, burst_events * n // 5)
-    rest_requests = args.rest_requests if args.rest_requests is not None else (200 if quick else 2000)
+    rest_requests = args.rest_requests if args.rest_requests is not None else (200 if quick else 6000)
     cfg = {
         "n": n, "host": "127.0.0.1", "eventBytes": args.event_bytes,
         "slowFraction": args.slow_readers,
@@ -1020,16 +1020,21 @@ used is `$BENCH_PYTHON`, else the active virtualenv's, else the project's `.venv
 - **burst**: 50 events of ~200 bytes JSON published over HTTP (4 requests in flight, keep-alive) to
   the room that holds every client; deliveries/s = deliveries counted at the clients ÷ (last
   delivery − first publish sent). After a 5-event warm-up, the burst runs 3 times; the table shows
-  the median run (and every run's rate).
+  the median run (and every run's rate). "Frames per socket write" (ours) is the servers' `framesOut`
+  over `writesOut` across the median burst, from `GET /api/ws` of every node: how many events a socket
+  got per system call, i.e. how well the burst was batched (the main lever on the server's and the
+  kernel's CPU per delivery). With Redis, "events numbered per round trip" is the nodes' `published`
+  over `publishRoundTrips`.
 - **paced**: 4 events/s for 10 s, each sent at its scheduled time whether or not the previous
   publish was answered; latency = receive time − the send timestamp in the payload (same machine,
   same clock), over every delivery; p50 and p99. The JSON also has each event's slowest delivery
   (`slowestPerEventMs`), which tells a few stalled events from a uniformly slower fan-out, and the
   load generator's own garbage-collection pauses in the phase (`loadgenGc`, from `perf_hooks`), which
   delay its receive timestamps as a server pause would.
-- **REST publish** ("ours" only): 2,000 `POST /api/live-sync` requests, 16 in flight, into a room
-  with 10 subscribers (so the HTTP path, not the fan-out, is measured); requests/s and
-  publish→delivery p99.
+- **REST publish** ("ours" only): 6,000 `POST /api/live-sync` requests, 16 in flight, into a room
+  with 10 subscribers (so the HTTP path, not the fan-out, is measured); requests/s, the server's CPU
+  per request (every process of the server, not Redis) and publish→delivery p99. (2,000 requests
+  until issue 12's tuning: a phase of half a second varied by ±20 % from run to run.)
 - **CPU**: server (its process group) and load generator, per phase, as % of one core, from
   `/proc`; "whole machine busy" counts every CPU (200% = both cores of this machine saturated,
   including kernel work such as loopback TCP delivery) and "other processes" is the CPU of every
@@ -1265,7 +1270,7 @@ def parse_args(argv):
     ap.add_argument("--event-bytes", type=int, default=200, help="size of one published event's JSON")
     ap.add_argument("--paced-rate", type=float, default=4.0, help="events per second")
     ap.add_argument("--paced-seconds", type=float, default=None, help="default 10 (--quick: 3)")
-    ap.add_argument("--rest-requests", type=int, default=None, help="default 2000 (--quick: 200)")
+    ap.add_argument("--rest-requests", type=int, default=None, help="default 6000 (--quick: 200)")
     ap.add_argument("--rest-concurrency", type=int, default=16)
     ap.add_argument("--connect-concurrency", type=int, default=200,
                     help="WebSocket handshakes in flight at once (default %(default)s)")
