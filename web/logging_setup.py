@@ -124,7 +124,15 @@ def _text_value(value: Any) -> str:
 
 
 def configure_logging(level: str = "INFO", fmt: str = "text", stream: TextIO | None = None) -> logging.Handler:
-    """Replace the root logger's handlers with one writing ``fmt`` lines at ``level`` to ``stream`` (stderr)."""
+    """Replace the root logger's handlers with one writing ``fmt`` lines at ``level`` to ``stream`` (stderr).
+
+    Records carry no thread name (``logging.logThreads``): neither format shows one, and asking for it
+    from a greenlet makes gevent's ``threading.current_thread()`` create and keep a dummy Thread for
+    that greenlet, i.e. for every connection that logs its ``connected`` line. Measured with 10,000
+    greenlets logging one line each: 23.2 µs of CPU per greenlet with it, 16.9 without, and 10,001
+    dummy threads against 1.
+    """
+    logging.logThreads = False
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()

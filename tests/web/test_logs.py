@@ -161,3 +161,31 @@ def test_a_token_passed_to_a_log_call_by_mistake_is_not_written():
     assert jwt_text not in stream.getvalue() and entry["message"] == "oops ***"
     assert entry["room"] == "lead:9" and entry["trace_id"] == "t-1"
     assert isinstance(JsonFormatter().format(logging.makeLogRecord({"msg": "x"})), str)
+
+
+def test_lines_logged_from_many_greenlets_leave_no_dummy_thread_behind():
+    """A record asking for its thread name made gevent create a dummy Thread per logging greenlet (every
+    connection logs ``connected``), kept in ``threading._active`` while the greenlet lived."""
+    import threading
+
+    import gevent
+    import gevent.event
+
+    stream = io.StringIO()
+    handler = configure_logging("INFO", "text", stream)
+    hold = gevent.event.Event()
+
+    def connection(n: int) -> None:
+        logging.getLogger("realtime.connection").info("connected", extra={"connection_id": f"c{n}"})
+        hold.wait()
+
+    before = len(threading._active)  # type: ignore[attr-defined]
+    try:
+        greenlets = [gevent.spawn(connection, n) for n in range(200)]
+        gevent.sleep(0.05)
+        assert stream.getvalue().count("connected") == 200
+        assert len(threading._active) - before < 5  # type: ignore[attr-defined]  # not one per greenlet
+    finally:
+        hold.set()
+        gevent.joinall(greenlets, timeout=2)
+        logging.getLogger().removeHandler(handler)
