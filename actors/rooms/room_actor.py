@@ -153,7 +153,7 @@ class RoomActor(TracedActor):
             return self._publish([message])
         if isinstance(message, NumberWaiting):
             waiting, self._waiting = self._waiting or [], None
-            self._publish(waiting)
+            self._publish(waiting, raising=False)  # each caller is answered, failures included
             return None
         if isinstance(message, Deliver):
             self._seen += 1
@@ -202,22 +202,27 @@ class RoomActor(TracedActor):
 
     # --- messages --------------------------------------------------------------------------------
 
-    def _publish(self, messages: list[Publish]) -> dict[str, Any] | None:
+    def _publish(self, messages: list[Publish], *, raising: bool = True) -> dict[str, Any] | None:
         """Number the events in one go; fan each out and answer now, or (a broker that ``echoes``) when it
-        comes back. Returns the last one's answer when it is given now (for ``ask``), else None."""
+        comes back. Returns the last one's answer when it is given now (for ``ask``), else None.
+
+        ``raising``: ``messages`` is the one message being handled, whose failure the actor answers (and
+        logs) as for any message; otherwise each caller is answered its failure here.
+        """
         broker = self._broker
+        raising = raising and len(messages) == 1
         try:
             done = broker.publish_many(self.room, [(m.type, m.data, m.type in SUPERSEDING_TYPES) for m in messages])
         except Unavailable as exc:
-            if len(messages) == 1:
-                raise  # the actor answers the caller (and logs it) as for any failed message
+            if raising:
+                raise
             log.warning("room %s: %d events not published: %s", self.room, len(messages), exc.message)
             done = [exc] * len(messages)
         echoes = broker.echoes
         result = None
         for message, publication in zip(messages, done, strict=True):
             if isinstance(publication, Exception):
-                if len(messages) == 1:
+                if raising:
                     raise publication
                 if message.reply is not None:
                     message.reply.set(Failure(publication))

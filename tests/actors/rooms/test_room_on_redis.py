@@ -7,8 +7,12 @@ broker's receiver tells the room what the hub would (``Deliver``, ``CheckPositio
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,15 +21,17 @@ import pykka
 import pytest
 
 from actors.config import Settings
-from actors.rooms.actor_messages import CheckPosition, Deliver, Join, Publish
+from actors.errors import Unavailable
+from actors.rooms.actor_messages import CheckPosition, Deliver, Join, Leave, Publish
 from actors.rooms.broker import Checkpoint, Publication
 from actors.rooms.brokers import open_broker
 from actors.rooms.redis_broker import RedisBroker
 from actors.rooms.room_actor import GAPS, RoomActor
 from actors.runtime.context import ActorContext
-from actors.runtime.reply import Reply
+from actors.runtime.reply import Failure, Reply
 from tests.actors.parts import Inbox, Member, make_ctx, stop_actors
-from tests.conftest import wait_until
+from tests.cluster.conftest import PrivateRedis
+from tests.conftest import IN_CI, wait_until
 
 pytestmark = pytest.mark.redis
 
@@ -55,10 +61,10 @@ def redis_room(redis_url: str, redis_prefix: str) -> Iterator[Callable[..., Redi
     """``redis_room(subscribed=True, **settings)``: a RoomActor on a RedisBroker, started as the hub starts one."""
     made: list[RedisRoom] = []
 
-    def start(subscribed: bool = True, **overrides: Any) -> RedisRoom:
+    def start(subscribed: bool = True, url: str | None = None, **overrides: Any) -> RedisRoom:
         ctx = make_ctx(**overrides)
         ctx.hub = Inbox.start(ctx, gevent.queue.Queue(), "hub")
-        broker = open_broker(Settings(redis_url=redis_url, redis_prefix=redis_prefix, **overrides))
+        broker = open_broker(Settings(redis_url=url or redis_url, redis_prefix=redis_prefix, **overrides))
         assert isinstance(broker, RedisBroker)
         refs: list[pykka.ActorRef[Any]] = []
 
@@ -119,3 +125,33 @@ def test_an_own_event_that_never_comes_back_is_read_from_the_stream_and_answered
     assert (got["offset"], got["data"]["n"]) == (1, 1)
     assert room.publish(2).get(timeout=3)["offset"] == 2
     assert member.peer.json()["offset"] == 2 and member.peer.silent(0.1)
+
+
+@pytest.fixture
+def frozen_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    """A private ``redis-server`` the test may freeze (SIGSTOP); thawed and stopped afterwards."""
+    if shutil.which("redis-server") is None:
+        reason = "redis-server is not installed (apt-get install redis-server)"
+        if IN_CI:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    server = PrivateRedis(tmp_path).start()
+    yield server
+    if server.process is not None and server.process.poll() is None:
+        os.kill(server.process.pid, signal.SIGCONT)
+    server.stop()
+
+
+def test_a_publish_put_aside_alone_that_redis_does_not_take_is_answered_unavailable(redis_room, frozen_redis):
+    """A publish put aside (more mail behind it, but no other publish) and numbered alone when its note
+    comes up: when Redis does not answer, its caller gets Unavailable within REDIS_TIMEOUT, not silence."""
+    room = redis_room(url=frozen_redis.url, redis_timeout=0.3, redis_probe_interval=5)
+    assert frozen_redis.process is not None
+    os.kill(frozen_redis.process.pid, signal.SIGSTOP)  # commands time out; the listener still looks connected
+    assert room.broker.echoes
+    reply = room.publish(1)
+    room.ref.tell(Leave(ROOM, "nobody"))  # mail behind the publish: the room puts it aside
+    started = time.monotonic()
+    answer = reply.get(timeout=3)
+    assert isinstance(answer, Failure) and isinstance(answer.error, Unavailable), answer
+    assert time.monotonic() - started < 2.0
