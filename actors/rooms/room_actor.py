@@ -96,7 +96,6 @@ class _Awaited:
     """An own publish whose event has not come back through the broker yet: answered when it is fanned out."""
 
     message: Publish
-    epoch: str
     since: float
 
 
@@ -119,8 +118,8 @@ class RoomActor(TracedActor):
         self._seen = 0
         self._idle_generation = 0
         self._idle_timer: gevent.Greenlet | None = None
-        self._awaited: dict[int, _Awaited] = {}
-        """Own publishes by offset, until their event comes back (a broker that ``echoes``)."""
+        self._awaited: dict[tuple[str, int], _Awaited] = {}
+        """Own publishes by position (epoch, offset), until their event comes back (a broker that ``echoes``)."""
         self._echo_generation = 0
         self._echo_timer: gevent.Greenlet | None = None
         self._waiting: list[Publish] | None = None
@@ -133,8 +132,8 @@ class RoomActor(TracedActor):
     def stopping(self) -> None:
         self._disarm_idle()
         self._disarm_echo()
-        for offset in list(self._awaited):  # stored, so answered: nobody here is left to receive it
-            self._answer(offset, 0)
+        for position in list(self._awaited):  # stored, so answered: nobody here is left to receive it
+            self._answer(position, 0)
         for message in self._waiting or ():  # never numbered: the caller may retry
             if message.reply is not None:
                 message.reply.set(Failure(Unavailable("the room stopped before the event was published")))
@@ -227,30 +226,29 @@ class RoomActor(TracedActor):
                 if message.reply is not None:
                     message.reply.set(Failure(publication))
                 continue
-            offset = publication.offset
-            self._awaited[offset] = _Awaited(message, publication.epoch, time.monotonic())
+            position = (publication.epoch, publication.offset)
+            self._awaited[position] = _Awaited(message, time.monotonic())
             if echoes:  # it comes back in the room's order: fanned out and answered then
                 continue
-            if self._in_order(publication.epoch, offset):
+            if self._in_order(*position):
                 result = self._emit(publication)
-            elif offset in self._awaited:  # not fanned out: a gap that could not be refilled (members closed, 4010)
-                result = self._answer(offset, 0)
+            elif position in self._awaited:  # not fanned out: a gap that could not be refilled (members closed, 4010)
+                result = self._answer(position, 0)
         if self._awaited and self._echo_timer is None:
             self._arm_echo()
         return result
 
     def _emit(self, publication: Publication) -> dict[str, Any] | None:
         """Fan out the next event in order and move ``_last`` to it; answers its publish if it is this room's own."""
-        awaited = self._awaited.get(publication.offset) if self._awaited else None
-        if awaited is not None and awaited.epoch != publication.epoch:
-            awaited = None
+        position = (publication.epoch, publication.offset)
+        awaited = self._awaited.get(position) if self._awaited else None
         delivered = self._fan_out(publication, awaited.message.trace_id if awaited is not None else None)
-        self._last = Since(publication.epoch, publication.offset)
-        return self._answer(publication.offset, delivered) if awaited is not None else None
+        self._last = Since(*position)
+        return self._answer(position, delivered) if awaited is not None else None
 
-    def _answer(self, offset: int, delivered: int) -> dict[str, Any]:
-        awaited = self._awaited.pop(offset)
-        result = {"room": self.room, "epoch": awaited.epoch, "offset": offset, "delivered": delivered}
+    def _answer(self, position: tuple[str, int], delivered: int) -> dict[str, Any]:
+        awaited = self._awaited.pop(position)
+        result = {"room": self.room, "epoch": position[0], "offset": position[1], "delivered": delivered}
         reply = awaited.message.reply
         if reply is not None:
             reply.set(result)
@@ -262,7 +260,7 @@ class RoomActor(TracedActor):
         """Own events overdue: read everything up to the newest of them from the history (as for a gap)."""
         now = time.monotonic()
         wait = self.ctx.settings.redis_echo_wait
-        overdue = [(a.epoch, offset) for offset, a in self._awaited.items() if now - a.since >= wait]
+        overdue = [position for position, a in self._awaited.items() if now - a.since >= wait]
         if overdue:
             epoch, offset = max(overdue, key=lambda found: found[1])
             if self._last is None:  # nothing fanned out here yet: the room starts just before its first own event
@@ -271,9 +269,9 @@ class RoomActor(TracedActor):
                      self.room, len(overdue), wait)
             self._in_order(epoch, offset + 1)  # fans out everything up to offset, or closes the members (4010)
         last = self._last
-        for offset, awaited in list(self._awaited.items()):  # these can no longer come back in order
-            if last is not None and (awaited.epoch != last.epoch or offset <= last.offset):
-                self._answer(offset, 0)
+        for epoch, offset in list(self._awaited):  # these can no longer come back in order
+            if last is not None and (epoch != last.epoch or offset <= last.offset):
+                self._answer((epoch, offset), 0)
         if self._awaited:
             self._arm_echo()
 
@@ -349,9 +347,9 @@ class RoomActor(TracedActor):
         self.members.clear()
         self._joined_at.clear()
         self._last = position
-        for offset, awaited in list(self._awaited.items()):  # stored, but nobody here will be sent them now
-            if awaited.epoch != position.epoch or offset <= position.offset:
-                self._answer(offset, 0)
+        for epoch, offset in list(self._awaited):  # stored, but nobody here will be sent them now
+            if epoch != position.epoch or offset <= position.offset:
+                self._answer((epoch, offset), 0)
         self._arm_idle()
 
     def _fan_out(self, publication: Publication, trace_id: str | None = None) -> int:

@@ -155,3 +155,18 @@ def test_a_publish_put_aside_alone_that_redis_does_not_take_is_answered_unavaila
     answer = reply.get(timeout=3)
     assert isinstance(answer, Failure) and isinstance(answer.error, Unavailable), answer
     assert time.monotonic() - started < 2.0
+
+
+def test_own_events_of_two_epochs_at_the_same_offset_are_each_answered(redis_room, members, redis_url, redis_prefix):
+    """Redis lost the room (a restart without persistence) while an own event had not come back: the next
+    publish starts a new epoch at offset 1 again, and both publishes are answered, neither replaces the other."""
+    import redis
+
+    room = redis_room(subscribed=False, redis_echo_wait=0.3)  # no echo: both wait for the catch-up
+    first = room.publish(1)
+    gevent.sleep(0.05)
+    client = redis.Redis.from_url(redis_url)
+    client.delete(*(f"{redis_prefix}{kind}:{{{ROOM}}}" for kind in ("m", "s", "l")))
+    second = room.publish(2)
+    answers = [first.get(timeout=3), second.get(timeout=3)]
+    assert [a["offset"] for a in answers] == [1, 1] and answers[0]["epoch"] != answers[1]["epoch"], answers
