@@ -104,7 +104,8 @@ class RoomFrame:
 
 @dataclass(frozen=True, slots=True)
 class Deliver:
-    """An event another process published and the broker handed to this one: fan it out, do not number it."""
+    """An event the broker handed over (another process's, or with a broker that ``echoes`` this one's own
+    coming back): fan it out in order, do not number it."""
 
     publication: Publication
 

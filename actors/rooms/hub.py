@@ -86,8 +86,9 @@ class Hub(TracedActor):
     them, so nothing a client was told changes. A RoomActor cost 12.7 KiB per user.
 
     The hub tells the broker which rooms this process holds (``subscribe`` when a room first appears
-    here, ``unsubscribe`` when it is forgotten), and turns the events the broker hands over from other
-    processes into ``Deliver`` messages for the rooms that have members here.
+    here, ``unsubscribe`` when it is forgotten), and turns the events the broker hands over (other
+    processes', and this one's own coming back when the broker ``echoes``) into ``Deliver`` messages for
+    the rooms that have an actor or members here.
     """
 
     kind = "hub"
