@@ -244,7 +244,7 @@ class ActorSystem:
             tick += 1
 
     def _deliver(self, item: Publication | Checkpoint) -> None:
-        """The broker's receiver: an event (another process's, or this one's own coming back), or a room's checkpoint."""
+        """The broker's receiver: an event (another process's, or this one's own coming back), or a checkpoint."""
         try:
             if isinstance(item, Checkpoint):
                 self._hub().tell(CheckPosition(item.room, item.position))
