@@ -202,6 +202,8 @@ class PrivateRedis:
 
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    """A ``redis-server`` of the test's own (free port, in memory), which it may stop, restart or freeze
+    (SIGSTOP): thawed, then stopped afterwards. Other test folders import this fixture."""
     if shutil.which("redis-server") is None:
         reason = "redis-server is not installed (apt-get install redis-server)"
         if IN_CI:
@@ -209,6 +211,8 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
         pytest.skip(reason)
     server = PrivateRedis(tmp_path).start()
     yield server
+    if server.process is not None and server.process.poll() is None:
+        os.kill(server.process.pid, signal.SIGCONT)
     server.stop()
 
 

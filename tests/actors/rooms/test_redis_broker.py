@@ -10,7 +10,6 @@ import os
 import signal
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,26 +19,9 @@ from actors.errors import ConfigError, Unavailable
 from actors.protocol.positions import Since
 from actors.rooms.broker import Checkpoint, Publication
 from actors.rooms.brokers import open_broker
-from tests.cluster.conftest import PrivateRedis
-from tests.conftest import IN_CI, wait_until
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture
-def private(tmp_path: Path) -> Iterator[PrivateRedis]:
-    import shutil
-
-    if shutil.which("redis-server") is None:
-        reason = "redis-server is not installed (apt-get install redis-server)"
-        if IN_CI:
-            pytest.fail(reason)
-        pytest.skip(reason)
-    server = PrivateRedis(tmp_path).start()
-    yield server
-    if server.process is not None and server.process.poll() is None:
-        os.kill(server.process.pid, signal.SIGCONT)
-    server.stop()
 
 
 class Opened:
@@ -77,23 +59,23 @@ def test_a_publication_reaches_the_other_process_with_its_position_and_frame(ope
     assert [p for p in heard if isinstance(p, Publication)] == [published]  # not held here any more
 
 
-def test_a_frozen_redis_is_noticed_by_the_probe_and_the_rooms_are_checkpointed_after(opened, private):
+def test_a_frozen_redis_is_noticed_by_the_probe_and_the_rooms_are_checkpointed_after(opened, private_redis):
     """A PUB/SUB connection that goes quiet (Redis stopped, not closed) ends within two probe intervals."""
-    broker, heard = opened.open(private.url, redis_probe_interval=0.2, redis_reconnect_max=0.2, redis_timeout=0.3)
+    broker, heard = opened.open(private_redis.url, redis_probe_interval=0.2, redis_reconnect_max=0.2, redis_timeout=0.3)
     broker.subscribe("lead:1")
     assert wait_until(lambda: broker.connected)
     broker.publish("lead:1", "LEAD_UPDATED", {"leadId": "1"}, superseding=False)
-    assert private.process is not None
+    assert private_redis.process is not None
     assert wait_until(lambda: any(isinstance(p, Checkpoint) for p in heard))  # the first session's
     heard.clear()
-    os.kill(private.process.pid, signal.SIGSTOP)
+    os.kill(private_redis.process.pid, signal.SIGSTOP)
     frozen = time.monotonic()
     assert wait_until(lambda: not broker.connected, timeout=3)
     noticed = time.monotonic() - frozen
     assert noticed < 1.0, noticed  # two probe intervals of 0.2 s, and a little
     with pytest.raises(Unavailable):
         broker.publish("lead:1", "LEAD_UPDATED", {"leadId": "1"}, superseding=False)
-    os.kill(private.process.pid, signal.SIGCONT)
+    os.kill(private_redis.process.pid, signal.SIGCONT)
     assert wait_until(lambda: broker.connected, timeout=5)
     assert wait_until(lambda: any(isinstance(p, Checkpoint) for p in heard), timeout=5)
     checkpoint = next(p for p in heard if isinstance(p, Checkpoint))
@@ -103,14 +85,14 @@ def test_a_frozen_redis_is_noticed_by_the_probe_and_the_rooms_are_checkpointed_a
     assert broker.describe()["sessions"] >= 2
 
 
-def test_a_redis_that_restarted_empty_checkpoints_a_new_epoch(opened, private):
-    broker, heard = opened.open(private.url, redis_probe_interval=0.2, redis_reconnect_max=0.2, redis_timeout=0.3)
+def test_a_redis_that_restarted_empty_checkpoints_a_new_epoch(opened, private_redis):
+    broker, heard = opened.open(private_redis.url, redis_probe_interval=0.2, redis_reconnect_max=0.2, redis_timeout=0.3)
     broker.subscribe("lead:1")
     first = broker.publish("lead:1", "LEAD_UPDATED", {"leadId": "1"}, superseding=False)
     assert wait_until(lambda: any(isinstance(p, Checkpoint) for p in heard))  # the first session's
     heard.clear()
-    private.stop()
-    private.start()
+    private_redis.stop()
+    private_redis.start()
     assert wait_until(lambda: any(isinstance(p, Checkpoint) for p in heard), timeout=5)
     checkpoint = next(p for p in heard if isinstance(p, Checkpoint))
     assert checkpoint.position.epoch != first.epoch and checkpoint.position.offset == 0

@@ -8,12 +8,10 @@ broker's receiver tells the room what the hub would (``Deliver``, ``CheckPositio
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import gevent.queue
@@ -30,8 +28,7 @@ from actors.rooms.room_actor import GAPS, RoomActor
 from actors.runtime.context import ActorContext
 from actors.runtime.reply import Failure, Reply
 from tests.actors.parts import Inbox, Member, make_ctx, stop_actors
-from tests.cluster.conftest import PrivateRedis
-from tests.conftest import IN_CI, wait_until
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.redis
 
@@ -127,27 +124,12 @@ def test_an_own_event_that_never_comes_back_is_read_from_the_stream_and_answered
     assert member.peer.json()["offset"] == 2 and member.peer.silent(0.1)
 
 
-@pytest.fixture
-def frozen_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    """A private ``redis-server`` the test may freeze (SIGSTOP); thawed and stopped afterwards."""
-    if shutil.which("redis-server") is None:
-        reason = "redis-server is not installed (apt-get install redis-server)"
-        if IN_CI:
-            pytest.fail(reason)
-        pytest.skip(reason)
-    server = PrivateRedis(tmp_path).start()
-    yield server
-    if server.process is not None and server.process.poll() is None:
-        os.kill(server.process.pid, signal.SIGCONT)
-    server.stop()
-
-
-def test_a_publish_put_aside_alone_that_redis_does_not_take_is_answered_unavailable(redis_room, frozen_redis):
+def test_a_publish_put_aside_alone_that_redis_does_not_take_is_answered_unavailable(redis_room, private_redis):
     """A publish put aside (more mail behind it, but no other publish) and numbered alone when its note
     comes up: when Redis does not answer, its caller gets Unavailable within REDIS_TIMEOUT, not silence."""
-    room = redis_room(url=frozen_redis.url, redis_timeout=0.3, redis_probe_interval=5)
-    assert frozen_redis.process is not None
-    os.kill(frozen_redis.process.pid, signal.SIGSTOP)  # commands time out; the listener still looks connected
+    room = redis_room(url=private_redis.url, redis_timeout=0.3, redis_probe_interval=5)
+    assert private_redis.process is not None
+    os.kill(private_redis.process.pid, signal.SIGSTOP)  # commands time out; the listener still looks connected
     assert room.broker.echoes
     reply = room.publish(1)
     room.ref.tell(Leave(ROOM, "nobody"))  # mail behind the publish: the room puts it aside
