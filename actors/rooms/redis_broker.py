@@ -232,31 +232,27 @@ class RedisBroker:
         commands = [("EVALSHA", self._publish.sha, 3, *keys, part[0], part[1], self._history_size, self._history_ms,
                      self._meta_ttl, channel, new_epoch(), self.node_id, type_, "1" if superseding else "0")
                     for (type_, _, superseding), part in zip(drafts, parts, strict=True) if isinstance(part, tuple)]
-        for attempt in (1, 2):
-            try:
-                answers = iter(self._round_trip(commands) if commands else [])
-            except self._errors as exc:
-                raise self._unavailable(exc) from None
-            done = [part if isinstance(part, Exception) else next(answers) for part in parts]
-            sent = [answer for answer, part in zip(done, parts, strict=True) if isinstance(part, tuple)]
-            if attempt == 1 and sent and all(isinstance(answer, self._no_script) for answer in sent):
-                try:
-                    self.client.script_load(PUBLISH_SCRIPT)
-                except self._errors as exc:
-                    raise self._unavailable(exc) from None
-                continue
-            break
+        try:
+            answers = self._round_trip(commands) if commands else []
+            if answers and all(isinstance(answer, self._no_script) for answer in answers):
+                self.client.script_load(PUBLISH_SCRIPT)  # Redis restarted: none of them ran
+                answers = self._round_trip(commands)
+        except self._errors as exc:
+            raise self._unavailable(exc) from None
         published: list[Publication | Exception] = []
-        for (type_, _, _), part, answer in zip(drafts, parts, done, strict=True):
+        taken = iter(answers)
+        for (type_, _, _), part in zip(drafts, parts, strict=True):
             if isinstance(part, Exception):
                 published.append(part)
-            elif isinstance(answer, Exception):
+                continue
+            answer = next(taken)
+            if isinstance(answer, Exception):
                 published.append(self._unavailable(answer))
-            else:
-                self.published += 1
-                epoch, offset = answer[0].decode(), int(answer[1])
-                published.append(Publication(room, type_, epoch, offset,
-                                             text_frame(f'{part[0]}{epoch}","offset":{offset}{part[1]}')))
+                continue
+            self.published += 1
+            epoch, offset = answer[0].decode(), int(answer[1])
+            published.append(Publication(room, type_, epoch, offset,
+                                         text_frame(f'{part[0]}{epoch}","offset":{offset}{part[1]}')))
         return published
 
     def _round_trip(self, commands: list[tuple[Any, ...]]) -> list[Any]:

@@ -227,13 +227,14 @@ class RoomActor(TracedActor):
                     message.reply.set(Failure(publication))
                 continue
             position = (publication.epoch, publication.offset)
-            self._awaited[position] = _Awaited(message, time.monotonic())
             if echoes:  # it comes back in the room's order: fanned out and answered then
+                self._awaited[position] = _Awaited(message, time.monotonic())
                 continue
+            delivered = 0  # stays 0 when a gap could not be refilled (the members were closed with 4010)
             if self._in_order(*position):
-                result = self._emit(publication)
-            elif position in self._awaited:  # not fanned out: a gap that could not be refilled (members closed, 4010)
-                result = self._answer(position, 0)
+                delivered = self._fan_out(publication, message.trace_id)
+                self._last = Since(*position)
+            result = self._reply(message, position, delivered)
         if self._awaited and self._echo_timer is None:
             self._arm_echo()
         return result
@@ -247,11 +248,13 @@ class RoomActor(TracedActor):
         return self._answer(position, delivered) if awaited is not None else None
 
     def _answer(self, position: tuple[str, int], delivered: int) -> dict[str, Any]:
-        awaited = self._awaited.pop(position)
+        """Answer an own publish that was waiting for its event to come back."""
+        return self._reply(self._awaited.pop(position).message, position, delivered)
+
+    def _reply(self, message: Publish, position: tuple[str, int], delivered: int) -> dict[str, Any]:
         result = {"room": self.room, "epoch": position[0], "offset": position[1], "delivered": delivered}
-        reply = awaited.message.reply
-        if reply is not None:
-            reply.set(result)
+        if message.reply is not None:
+            message.reply.set(result)
         return result
 
     # --- own events that do not come back -------------------------------------------------------
